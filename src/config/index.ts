@@ -1,0 +1,235 @@
+import { existsSync, readFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { parse as parseDotenv } from 'dotenv';
+import { Fernet } from '../infra/crypto/fernet.js';
+
+/** Raised when the environment cannot produce a valid configuration; the message names every problem. */
+export class ConfigError extends Error {
+  constructor(readonly problems: string[]) {
+    super(`Configuración inválida:\n${problems.map((p) => `  - ${p}`).join('\n')}`);
+    this.name = 'ConfigError';
+  }
+}
+
+export type JwtAlgorithm = 'HS256' | 'HS384' | 'HS512';
+
+export interface DatabaseTarget {
+  kind: 'postgres' | 'pglite';
+  /** postgres: a node-postgres connection string; pglite: a directory or 'memory'. */
+  url: string;
+}
+
+export interface Config {
+  database: DatabaseTarget;
+  databasePoolSize: number;
+  jwtApikeySecret: string;
+  jwtSessionSecret: string;
+  jwtAlgorithm: JwtAlgorithm;
+  jwtApikeyExpireDays: number;
+  jwtSessionExpireHours: number;
+  secretKey: string;
+  bcryptRounds: number;
+  corsOrigins: string[];
+  superAdminEmail: string;
+  superAdminPassword: string;
+  conektaDefaultPrivateKey: string;
+  conektaDefaultPublicKey: string;
+  encryptionKeyMercadoPago: string;
+  appName: string;
+  debug: boolean;
+  host: string;
+  port: number;
+  // Additions (all with safe defaults).
+  logLevel: string;
+  conektaApiBase: string;
+  mercadoPagoApiBase: string;
+  telegramApiBase: string;
+  publicBaseUrl: string;
+  provisionDeadlineMinutes: number;
+  redisUrl: string;
+  /** Background workers (outbox, reconciliation) run in this process. */
+  workersEnabled: boolean;
+  /** Failed logins allowed per account / per IP within loginWindowSeconds. */
+  loginMaxFailuresPerAccount: number;
+  loginMaxFailuresPerIp: number;
+  loginWindowSeconds: number;
+  /** Trust X-Forwarded-For (behind a load balancer). */
+  trustProxy: boolean;
+}
+
+const REQUIRED = [
+  'DATABASE_URL',
+  'JWT_APIKEY_SECRET',
+  'JWT_SESSION_SECRET',
+  'SECRET_KEY',
+  'SUPER_ADMIN_INITIAL_EMAIL',
+  'SUPER_ADMIN_INITIAL_PASSWORD',
+] as const;
+
+/** Every variable we read, with the comment that goes into .env.example. */
+export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default: string; doc: string }> = [
+  { name: 'DATABASE_URL', required: true, default: '', doc: 'postgresql://user:pass@host:5432/db (also postgres:// and postgresql+asyncpg://), or pglite:./data/db / pglite:memory for the embedded database' },
+  { name: 'DATABASE_POOL_SIZE', required: false, default: '20', doc: 'Maximum PostgreSQL connections per instance' },
+  { name: 'JWT_APIKEY_SECRET', required: true, default: '', doc: 'Secret that signs router API keys (jwt_...); keep the legacy value so existing keys stay valid' },
+  { name: 'JWT_SESSION_SECRET', required: true, default: '', doc: 'Secret that signs admin session tokens' },
+  { name: 'JWT_ALGORITHM', required: false, default: 'HS256', doc: 'HS256, HS384 or HS512' },
+  { name: 'JWT_APIKEY_EXPIRE_DAYS', required: false, default: '365', doc: 'Lifetime of newly minted router API keys, in days' },
+  { name: 'JWT_SESSION_EXPIRE_HOURS', required: false, default: '24', doc: 'Lifetime of admin sessions, in hours' },
+  { name: 'SECRET_KEY', required: true, default: '', doc: 'Master secret: derives the key that encrypts secrets at rest (router passwords, gateway keys, tokens)' },
+  { name: 'BCRYPT_ROUNDS', required: false, default: '12', doc: 'bcrypt cost for new password hashes' },
+  { name: 'BACKEND_CORS_ORIGINS', required: false, default: '[]', doc: 'Allowed browser origins: JSON array ["https://a","https://b"] or comma list https://a,https://b' },
+  { name: 'SUPER_ADMIN_INITIAL_EMAIL', required: true, default: '', doc: 'Super admin created at start-up when no user has this email' },
+  { name: 'SUPER_ADMIN_INITIAL_PASSWORD', required: true, default: '', doc: 'Its initial password (never logged)' },
+  { name: 'CONEKTA_DEFAULT_PRIVATE_KEY', required: false, default: '', doc: 'Conekta private key used by companies that have none' },
+  { name: 'CONEKTA_DEFAULT_PUBLIC_KEY', required: false, default: '', doc: 'Conekta public key used by companies that have none' },
+  { name: 'ENCRYPTION_KEY_MERCADO_PAGO', required: false, default: '', doc: 'Fernet key (44 chars url-safe base64) for Mercado Pago secrets; empty: a key derived from SECRET_KEY' },
+  { name: 'APP_NAME', required: false, default: 'MikroTik Payment API', doc: 'Title of the OpenAPI document at /docs' },
+  { name: 'DEBUG', required: false, default: 'false', doc: 'Verbose (debug) logging; secrets stay redacted' },
+  { name: 'HOST', required: false, default: '0.0.0.0', doc: 'Address to listen on' },
+  { name: 'PORT', required: false, default: '8000', doc: 'Port to listen on' },
+  { name: 'LOG_LEVEL', required: false, default: 'info', doc: 'pino level: fatal, error, warn, info, debug, trace, silent' },
+  { name: 'CONEKTA_API_BASE', required: false, default: 'https://api.conekta.io', doc: 'Conekta API base URL' },
+  { name: 'MERCADO_PAGO_API_BASE', required: false, default: 'https://api.mercadopago.com', doc: 'Mercado Pago API base URL' },
+  { name: 'TELEGRAM_API_BASE', required: false, default: 'https://api.telegram.org', doc: 'Telegram Bot API base URL' },
+  { name: 'PUBLIC_BASE_URL', required: false, default: '', doc: 'Public URL of this service, used to build gateway notification (webhook) URLs' },
+  { name: 'PROVISION_DEADLINE_MINUTES', required: false, default: '30', doc: 'Minutes to keep retrying voucher delivery before refunding automatically' },
+  { name: 'REDIS_URL', required: false, default: '', doc: 'Optional Redis shared by instances for rate-limit counters' },
+  { name: 'WORKERS_ENABLED', required: false, default: 'true', doc: 'Run background workers (delivery, refunds, reconciliation) in this instance' },
+  { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
+  { name: 'LOGIN_MAX_FAILURES_PER_IP', required: false, default: '20', doc: 'Failed logins allowed per client IP per window' },
+  { name: 'LOGIN_WINDOW_SECONDS', required: false, default: '900', doc: 'Login failure window, in seconds' },
+  { name: 'TRUST_PROXY', required: false, default: 'false', doc: 'Trust X-Forwarded-For from a load balancer' },
+];
+
+/** Environment as the service sees it: `.env` at the project root, with real variables taking precedence. */
+export function readEnvironment(root = process.cwd(), env: NodeJS.ProcessEnv = process.env): Record<string, string | undefined> {
+  const file = resolve(root, '.env');
+  const fromFile = existsSync(file) ? parseDotenv(readFileSync(file)) : {};
+  return { ...fromFile, ...env };
+}
+
+const TRUE = new Set(['1', 'true', 't', 'yes', 'y', 'on']);
+const FALSE = new Set(['0', 'false', 'f', 'no', 'n', 'off', '']);
+
+export function loadConfig(env: Record<string, string | undefined>): Config {
+  const problems: string[] = [];
+  const missing = REQUIRED.filter((name) => !env[name] || env[name]!.trim() === '');
+  if (missing.length > 0) problems.push(`Faltan variables de entorno obligatorias: ${missing.join(', ')}`);
+
+  const get = (name: string): string => {
+    const v = env[name];
+    return v === undefined ? VARIABLES.find((x) => x.name === name)!.default : v.trim();
+  };
+  const int = (name: string, min: number, max: number): number => {
+    const raw = get(name);
+    const n = Number(raw);
+    if (!/^-?\d+$/.test(raw) || n < min || n > max) {
+      problems.push(`${name} debe ser un entero entre ${min} y ${max} (recibido: ${JSON.stringify(raw)})`);
+      return Number(VARIABLES.find((x) => x.name === name)!.default);
+    }
+    return n;
+  };
+  const bool = (name: string): boolean => {
+    const raw = get(name).toLowerCase();
+    if (TRUE.has(raw)) return true;
+    if (FALSE.has(raw)) return false;
+    problems.push(`${name} debe ser true o false (recibido: ${JSON.stringify(raw)})`);
+    return false;
+  };
+
+  const algorithm = get('JWT_ALGORITHM').toUpperCase();
+  if (!['HS256', 'HS384', 'HS512'].includes(algorithm)) {
+    problems.push(`JWT_ALGORITHM debe ser HS256, HS384 o HS512 (recibido: ${JSON.stringify(get('JWT_ALGORITHM'))})`);
+  }
+
+  let database: DatabaseTarget = { kind: 'postgres', url: '' };
+  if (!missing.includes('DATABASE_URL')) {
+    const parsed = parseDatabaseUrl(get('DATABASE_URL'));
+    if (typeof parsed === 'string') problems.push(parsed);
+    else database = parsed;
+  }
+
+  let corsOrigins: string[] = [];
+  const cors = parseCorsOrigins(get('BACKEND_CORS_ORIGINS'));
+  if (typeof cors === 'string') problems.push(cors);
+  else corsOrigins = cors;
+
+  const config: Config = {
+    database,
+    databasePoolSize: int('DATABASE_POOL_SIZE', 1, 1000),
+    jwtApikeySecret: get('JWT_APIKEY_SECRET'),
+    jwtSessionSecret: get('JWT_SESSION_SECRET'),
+    jwtAlgorithm: algorithm as JwtAlgorithm,
+    jwtApikeyExpireDays: int('JWT_APIKEY_EXPIRE_DAYS', 1, 36500),
+    jwtSessionExpireHours: int('JWT_SESSION_EXPIRE_HOURS', 1, 8760),
+    secretKey: get('SECRET_KEY'),
+    bcryptRounds: int('BCRYPT_ROUNDS', 4, 31),
+    corsOrigins,
+    superAdminEmail: get('SUPER_ADMIN_INITIAL_EMAIL'),
+    superAdminPassword: env.SUPER_ADMIN_INITIAL_PASSWORD ?? '',
+    conektaDefaultPrivateKey: get('CONEKTA_DEFAULT_PRIVATE_KEY'),
+    conektaDefaultPublicKey: get('CONEKTA_DEFAULT_PUBLIC_KEY'),
+    encryptionKeyMercadoPago: get('ENCRYPTION_KEY_MERCADO_PAGO'),
+    appName: get('APP_NAME') || 'MikroTik Payment API',
+    debug: bool('DEBUG'),
+    host: get('HOST') || '0.0.0.0',
+    port: int('PORT', 0, 65535),
+    logLevel: get('LOG_LEVEL') || 'info',
+    conektaApiBase: stripSlash(get('CONEKTA_API_BASE')),
+    mercadoPagoApiBase: stripSlash(get('MERCADO_PAGO_API_BASE')),
+    telegramApiBase: stripSlash(get('TELEGRAM_API_BASE')),
+    publicBaseUrl: stripSlash(get('PUBLIC_BASE_URL')),
+    provisionDeadlineMinutes: int('PROVISION_DEADLINE_MINUTES', 1, 7 * 24 * 60),
+    redisUrl: get('REDIS_URL'),
+    workersEnabled: bool('WORKERS_ENABLED'),
+    loginMaxFailuresPerAccount: int('LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 100000),
+    loginMaxFailuresPerIp: int('LOGIN_MAX_FAILURES_PER_IP', 1, 100000),
+    loginWindowSeconds: int('LOGIN_WINDOW_SECONDS', 1, 86400),
+    trustProxy: bool('TRUST_PROXY'),
+  };
+  if (config.encryptionKeyMercadoPago) {
+    try {
+      new Fernet(config.encryptionKeyMercadoPago);
+    } catch {
+      problems.push('ENCRYPTION_KEY_MERCADO_PAGO inválida: debe ser una clave Fernet (32 bytes en base64 url-safe, 44 caracteres)');
+    }
+  }
+  const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
+  if (!levels.includes(config.logLevel)) problems.push(`LOG_LEVEL debe ser uno de ${levels.join(', ')}`);
+  if (config.debug && config.logLevel === 'info') config.logLevel = 'debug';
+  if (problems.length > 0) throw new ConfigError(problems);
+  return config;
+}
+
+function stripSlash(s: string): string {
+  return s.replace(/\/+$/, '');
+}
+
+export function parseDatabaseUrl(raw: string): DatabaseTarget | string {
+  if (raw.startsWith('pglite:')) {
+    const rest = raw.slice('pglite:'.length).replace(/^\/\//, '');
+    return { kind: 'pglite', url: rest === '' ? 'memory' : rest };
+  }
+  const m = /^(postgresql\+asyncpg|postgresql|postgres):\/\//.exec(raw);
+  if (!m) {
+    return 'DATABASE_URL debe empezar con postgresql://, postgres://, postgresql+asyncpg:// o pglite:';
+  }
+  return { kind: 'postgres', url: 'postgresql://' + raw.slice(m[0].length) };
+}
+
+export function parseCorsOrigins(raw: string): string[] | string {
+  const value = raw.trim();
+  if (value === '') return [];
+  if (value.startsWith('[')) {
+    try {
+      const parsed: unknown = JSON.parse(value);
+      if (Array.isArray(parsed) && parsed.every((x) => typeof x === 'string')) {
+        return parsed.map((x: string) => x.trim()).filter(Boolean);
+      }
+    } catch {
+      /* fall through to the error below */
+    }
+    return 'BACKEND_CORS_ORIGINS debe ser un arreglo JSON de cadenas o una lista separada por comas';
+  }
+  return value.split(',').map((x) => x.trim()).filter(Boolean);
+}

@@ -1,0 +1,72 @@
+/**
+ * The application's dependencies, built once per process (or per test) and handed to the HTTP app,
+ * the workers and the scripts. Modules add their services here.
+ */
+import type { Logger } from 'pino';
+import type { Config } from './config/index.js';
+import { openDatabase, migrate, type Database } from './infra/db/index.js';
+import { ChangeBus } from './infra/bus.js';
+import { createMetrics, type Metrics } from './infra/metrics.js';
+import { createSecretBoxes, type SecretBoxes } from './infra/crypto/secrets.js';
+import { PasswordHasher } from './modules/auth/passwords.js';
+import { SessionTokens } from './modules/auth/session-tokens.js';
+import { RouterKeyService } from './modules/auth/router-keys.js';
+import { LoginLimiter } from './modules/auth/login-limiter.js';
+import { AuditLog } from './modules/tenants/audit.js';
+import { bootstrapSuperAdmin } from './modules/auth/service.js';
+
+export interface AppContext {
+  config: Config;
+  logger: Logger;
+  db: Database;
+  bus: ChangeBus;
+  metrics: Metrics;
+  secrets: SecretBoxes;
+  passwords: PasswordHasher;
+  sessions: SessionTokens;
+  routerKeys: RouterKeyService;
+  loginLimiter: LoginLimiter;
+  audit: AuditLog;
+  /** Stop background activity and release resources (not the database: `db.close()`). */
+  stop(): Promise<void>;
+}
+
+/** Services over an open, migrated database. */
+export async function createContext(config: Config, logger: Logger, db: Database): Promise<AppContext> {
+  const bus = new ChangeBus(db, logger);
+  await bus.start();
+  const metrics = createMetrics();
+  const routerKeys = new RouterKeyService(db, config.jwtApikeySecret, config.jwtAlgorithm, config.jwtApikeyExpireDays, { bus, metrics, logger });
+  const ctx: AppContext = {
+    config,
+    logger,
+    db,
+    bus,
+    metrics,
+    secrets: createSecretBoxes(config.secretKey, config.encryptionKeyMercadoPago),
+    passwords: new PasswordHasher(config.bcryptRounds),
+    sessions: new SessionTokens(config.jwtSessionSecret, config.jwtAlgorithm, config.jwtSessionExpireHours),
+    routerKeys,
+    loginLimiter: new LoginLimiter(config.loginMaxFailuresPerAccount, config.loginMaxFailuresPerIp, config.loginWindowSeconds),
+    audit: new AuditLog(db.orm),
+    async stop() {
+      await routerKeys.stop();
+      await bus.stop();
+    },
+  };
+  return ctx;
+}
+
+/** Open the configured database, migrate it, build the services and make sure the super admin exists. */
+export async function startContext(config: Config, logger: Logger): Promise<AppContext> {
+  const db = await openDatabase(config.database, { poolSize: config.databasePoolSize, logger });
+  try {
+    await migrate(db, logger);
+    const ctx = await createContext(config, logger, db);
+    await bootstrapSuperAdmin(ctx);
+    return ctx;
+  } catch (err) {
+    await db.close().catch(() => undefined);
+    throw err;
+  }
+}

@@ -1,0 +1,139 @@
+/**
+ * Drizzle view of the tables (the SQL in migrations/ is what creates them). Timestamps are read as the
+ * database's text (`mode: 'string'`) and are naive UTC, as the legacy wire format expects.
+ * Modules add their own tables in their own files; this file holds the shared legacy tables.
+ */
+import { sql } from 'drizzle-orm';
+import {
+  bigserial,
+  boolean,
+  integer,
+  jsonb,
+  numeric,
+  pgTable,
+  serial,
+  text,
+  timestamp,
+  varchar,
+} from 'drizzle-orm/pg-core';
+
+const ts = (name: string) => timestamp(name, { mode: 'string', withTimezone: false });
+
+export const empresas = pgTable('empresas', {
+  id: varchar('id', { length: 50 }).primaryKey(),
+  nombre: varchar('nombre', { length: 100 }).notNull(),
+  contactoEmail: varchar('contacto_email', { length: 100 }),
+  contactoTelefono: varchar('contacto_telefono', { length: 20 }),
+  logoUrl: varchar('logo_url', { length: 255 }),
+  conektaPrivateKey: text('conekta_private_key').notNull(),
+  conektaPublicKey: varchar('conekta_public_key', { length: 255 }).notNull(),
+  conektaMode: varchar('conekta_mode', { length: 10 }).default('test'),
+  mercadoPagoAccessToken: text('mercado_pago_access_token'),
+  mercadoPagoPublicKey: varchar('mercado_pago_public_key', { length: 255 }),
+  mercadoPagoMode: varchar('mercado_pago_mode', { length: 20 }).default('test'),
+  mercadoPagoWebhookSecret: text('mercado_pago_webhook_secret'),
+  telegramBotToken: text('telegram_bot_token'),
+  telegramChatId: varchar('telegram_chat_id', { length: 50 }),
+  notificacionesTelegram: boolean('notificaciones_telegram'),
+  activa: boolean('activa').default(true),
+  creadaEn: ts('creada_en').default(sql`(now() AT TIME ZONE 'utc')`),
+});
+
+export const usuarios = pgTable('usuarios', {
+  id: serial('id').primaryKey(),
+  rol: varchar('rol', { length: 20 }).notNull(),
+  empresaId: varchar('empresa_id', { length: 50 }),
+  email: varchar('email', { length: 100 }).notNull(),
+  passwordHash: varchar('password_hash', { length: 255 }).notNull(),
+  nombre: varchar('nombre', { length: 100 }).notNull(),
+  activo: boolean('activo').default(true),
+  ultimoLogin: ts('ultimo_login'),
+  creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
+  sessionVersion: integer('session_version').notNull().default(0),
+});
+
+export const routers = pgTable('routers', {
+  id: varchar('id', { length: 50 }).primaryKey(),
+  empresaId: varchar('empresa_id', { length: 50 }).notNull(),
+  nombre: varchar('nombre', { length: 100 }).notNull(),
+  host: varchar('host', { length: 50 }).notNull(),
+  puerto: integer('puerto').default(8728),
+  usuario: varchar('usuario', { length: 50 }).notNull(),
+  passwordEncrypted: text('password_encrypted').notNull(),
+  ubicacion: varchar('ubicacion', { length: 200 }),
+  apiKeyHash: varchar('api_key_hash', { length: 64 }).notNull(),
+  activo: boolean('activo').default(true),
+  creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
+});
+
+export const apiKeysTracking = pgTable('api_keys_tracking', {
+  keyId: varchar('key_id', { length: 50 }).primaryKey(),
+  empresaId: varchar('empresa_id', { length: 50 }).notNull(),
+  routerId: varchar('router_id', { length: 50 }).notNull(),
+  keyHash: varchar('key_hash', { length: 64 }).notNull(),
+  issuedAt: ts('issued_at').notNull(),
+  expiresAt: ts('expires_at').notNull(),
+  revoked: boolean('revoked').default(false),
+  revokedAt: ts('revoked_at'),
+  lastUsed: ts('last_used'),
+  useCount: integer('use_count').default(0),
+});
+
+export const productos = pgTable('productos', {
+  id: serial('id').primaryKey(),
+  empresaId: varchar('empresa_id', { length: 50 }).notNull(),
+  routerId: varchar('router_id', { length: 50 }).notNull(),
+  perfilMikrotikId: varchar('perfil_mikrotik_id', { length: 100 }).notNull(),
+  perfilMikrotikNombre: varchar('perfil_mikrotik_nombre', { length: 100 }).notNull(),
+  nombreVenta: varchar('nombre_venta', { length: 100 }).notNull(),
+  descripcion: text('descripcion'),
+  imagenUrl: varchar('imagen_url', { length: 500 }),
+  precio: numeric('precio', { precision: 10, scale: 2 }).notNull(),
+  moneda: varchar('moneda', { length: 3 }).default('MXN'),
+  detalles: jsonb('detalles').default(sql`'[]'::jsonb`),
+  activo: boolean('activo').default(true),
+  ordenVisual: integer('orden_visual').default(0),
+  destacado: boolean('destacado').default(false),
+  creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
+});
+
+export const transacciones = pgTable('transacciones', {
+  id: serial('id').primaryKey(),
+  transaccionId: varchar('transaccion_id', { length: 100 }),
+  externalReference: varchar('external_reference', { length: 256 }),
+  empresaId: varchar('empresa_id', { length: 50 }).notNull(),
+  routerId: varchar('router_id', { length: 50 }).notNull(),
+  productoId: integer('producto_id'),
+  monto: numeric('monto', { precision: 10, scale: 2 }).notNull(),
+  moneda: varchar('moneda', { length: 3 }).default('MXN'),
+  clienteNombre: varchar('cliente_nombre', { length: 100 }),
+  clienteEmail: varchar('cliente_email', { length: 100 }),
+  clienteTelefono: varchar('cliente_telefono', { length: 20 }),
+  usuarioHotspot: varchar('usuario_hotspot', { length: 50 }),
+  passwordHotspot: text('password_hotspot'),
+  expiracionHotspot: ts('expiracion_hotspot'),
+  estadoPago: varchar('estado_pago', { length: 20 }).default('pending'),
+  estadoHotspot: varchar('estado_hotspot', { length: 20 }).default('pending'),
+  notificationId: varchar('notification_id', { length: 100 }),
+  webhookProcessed: boolean('webhook_processed').default(false),
+  metadataJson: jsonb('metadata_json').default(sql`'{}'::jsonb`),
+  apiKeyUsada: varchar('api_key_usada', { length: 64 }),
+  creadaEn: ts('creada_en').default(sql`(now() AT TIME ZONE 'utc')`),
+  pagadaEn: ts('pagada_en'),
+  usuarioCreadoEn: ts('usuario_creado_en'),
+  webhookReceivedAt: ts('webhook_received_at'),
+});
+
+export const auditoria = pgTable('auditoria', {
+  id: bigserial('id', { mode: 'number' }).primaryKey(),
+  creadoEn: ts('creado_en').notNull().default(sql`(now() AT TIME ZONE 'utc')`),
+  usuarioId: integer('usuario_id'),
+  usuarioEmail: varchar('usuario_email', { length: 100 }),
+  rol: varchar('rol', { length: 20 }),
+  empresaId: varchar('empresa_id', { length: 50 }),
+  accion: varchar('accion', { length: 100 }).notNull(),
+  recurso: varchar('recurso', { length: 100 }),
+  recursoId: varchar('recurso_id', { length: 100 }),
+  detalles: jsonb('detalles').notNull().default(sql`'{}'::jsonb`),
+  ip: varchar('ip', { length: 64 }),
+});

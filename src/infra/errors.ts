@@ -1,0 +1,57 @@
+/** Every error the API answers is `{"detail", "code"}`; this is how domain code raises one. */
+export class ApiError extends Error {
+  constructor(
+    readonly statusCode: number,
+    readonly detail: string,
+    readonly code: string,
+    readonly headers: Record<string, string> = {},
+    /** Extra fields merged into the body (e.g. a purchase's `referencia`). */
+    readonly extra: Record<string, unknown> = {},
+  ) {
+    super(detail);
+    this.name = 'ApiError';
+  }
+}
+
+export const badRequest = (detail: string, code = 'bad_request') => new ApiError(400, detail, code);
+export const unauthorized = (detail: string, code = 'unauthorized') => new ApiError(401, detail, code);
+export const forbidden = (detail: string, code = 'forbidden') => new ApiError(403, detail, code);
+export const notFound = (detail: string, code = 'not_found') => new ApiError(404, detail, code);
+export const conflict = (detail: string, code = 'conflict') => new ApiError(409, detail, code);
+export const unavailable = (detail: string, code = 'unavailable') => new ApiError(503, detail, code);
+
+/** A pydantic-style 422 item, for validation done in code rather than by the schema. */
+export interface ValidationItem {
+  type: string;
+  loc: (string | number)[];
+  msg: string;
+  input?: unknown;
+  ctx?: Record<string, unknown>;
+}
+
+export class ValidationFailed extends Error {
+  constructor(readonly items: ValidationItem[]) {
+    super(items.map((i) => i.msg).join('; '));
+    this.name = 'ValidationFailed';
+  }
+}
+
+/** PostgreSQL unique violation (23505), whatever the driver wraps it in. */
+export function isUniqueViolation(err: unknown, constraint?: string): boolean {
+  const e = findPgError(err);
+  return !!e && e.code === '23505' && (!constraint || e.constraint === constraint);
+}
+
+export function isForeignKeyViolation(err: unknown): boolean {
+  return findPgError(err)?.code === '23503';
+}
+
+function findPgError(err: unknown): { code?: string; constraint?: string } | null {
+  let cur: unknown = err;
+  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
+    const c = cur as { code?: unknown; constraint?: string; cause?: unknown };
+    if (typeof c.code === 'string' && /^[0-9A-Z]{5}$/.test(c.code)) return c as { code: string; constraint?: string };
+    cur = c.cause;
+  }
+  return null;
+}

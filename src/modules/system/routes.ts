@@ -1,0 +1,67 @@
+import { Type } from 'typebox';
+import type { App } from '../../infra/http/types.js';
+
+export default async function systemRoutes(app: App) {
+  app.get(
+    '/',
+    {
+      schema: {
+        tags: ['sistema'],
+        summary: 'Información del servicio',
+        response: { 200: Type.Object({ message: Type.String(), version: Type.String(), status: Type.String(), timestamp: Type.String(), docs: Type.String() }) },
+      },
+    },
+    async () => ({
+      message: 'Sistema de pagos y gestión de accesos WiFi para hotspots MikroTik',
+      version: '2.0.0',
+      status: 'running',
+      // The legacy emitted "+00:00Z" (a doubled zone marker); one marker is enough.
+      timestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      docs: '/docs',
+    }),
+  );
+
+  app.get('/health', { schema: { tags: ['sistema'], summary: 'Vivo (liveness)', response: { 200: Type.Object({ status: Type.String() }) } } }, async () => ({
+    status: 'healthy',
+  }));
+
+  app.get(
+    '/ready',
+    {
+      schema: {
+        tags: ['sistema'],
+        summary: 'Listo: la base de datos responde',
+        response: { 200: Type.Object({ status: Type.String() }), 503: Type.Object({ detail: Type.String(), code: Type.String() }) },
+      },
+    },
+    async (_request, reply) => {
+      try {
+        await withTimeout(app.ctx.db.ping(), 2000);
+        return { status: 'ready' };
+      } catch {
+        return reply.code(503).send({ detail: 'Base de datos no disponible', code: 'database_unavailable' });
+      }
+    },
+  );
+
+  app.get('/metrics', { schema: { tags: ['sistema'], summary: 'Métricas Prometheus' } }, async (_request, reply) => {
+    const registry = app.ctx.metrics.registry;
+    return reply.type(registry.contentType).send(await registry.metrics());
+  });
+}
+
+function withTimeout<T>(p: Promise<T>, ms: number): Promise<T> {
+  return new Promise((resolve, reject) => {
+    const t = setTimeout(() => reject(new Error('timeout')), ms);
+    p.then(
+      (v) => {
+        clearTimeout(t);
+        resolve(v);
+      },
+      (e: unknown) => {
+        clearTimeout(t);
+        reject(e instanceof Error ? e : new Error(String(e)));
+      },
+    );
+  });
+}
