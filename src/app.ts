@@ -13,7 +13,7 @@ import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import type { App } from './infra/http/types.js';
 import { registerErrorHandling } from './infra/http/error-handling.js';
-import { loggerOptions } from './infra/logging.js';
+import pino from 'pino';
 import { createGuards, type Guards } from './modules/auth/guards.js';
 import authRoutes from './modules/auth/routes.js';
 import systemRoutes from './modules/system/routes.js';
@@ -32,7 +32,7 @@ export interface BuildOptions {
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
-    logger: opts.logger === false ? false : { ...loggerOptions(ctx.config.logLevel) },
+    loggerInstance: opts.logger === false ? pino({ level: 'silent' }) : ctx.logger,
     genReqId: (req) => {
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();

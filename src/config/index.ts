@@ -53,6 +53,8 @@ export interface Config {
   loginMaxFailuresPerAccount: number;
   loginMaxFailuresPerIp: number;
   loginWindowSeconds: number;
+  /** Login requests (successful or not) allowed per client IP per minute. */
+  loginRequestsPerMinute: number;
   /** Trust X-Forwarded-For (behind a load balancer). */
   trustProxy: boolean;
 }
@@ -98,6 +100,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
   { name: 'LOGIN_MAX_FAILURES_PER_IP', required: false, default: '20', doc: 'Failed logins allowed per client IP per window' },
   { name: 'LOGIN_WINDOW_SECONDS', required: false, default: '900', doc: 'Login failure window, in seconds' },
+  { name: 'LOGIN_REQUESTS_PER_MINUTE', required: false, default: '60', doc: 'Login requests allowed per client IP per minute (any outcome)' },
   { name: 'TRUST_PROXY', required: false, default: 'false', doc: 'Trust X-Forwarded-For from a load balancer' },
 ];
 
@@ -185,6 +188,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     loginMaxFailuresPerAccount: int('LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 100000),
     loginMaxFailuresPerIp: int('LOGIN_MAX_FAILURES_PER_IP', 1, 100000),
     loginWindowSeconds: int('LOGIN_WINDOW_SECONDS', 1, 86400),
+    loginRequestsPerMinute: int('LOGIN_REQUESTS_PER_MINUTE', 1, 1_000_000),
     trustProxy: bool('TRUST_PROXY'),
   };
   if (config.encryptionKeyMercadoPago) {

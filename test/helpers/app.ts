@@ -18,6 +18,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     SUPER_ADMIN_INITIAL_EMAIL: SUPER_ADMIN.email,
     SUPER_ADMIN_INITIAL_PASSWORD: SUPER_ADMIN.password,
     BCRYPT_ROUNDS: '4',
+    LOGIN_REQUESTS_PER_MINUTE: '100000',
+    LOGIN_MAX_FAILURES_PER_IP: '100000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     WORKERS_ENABLED: 'false',
     PORT: '0',
@@ -45,6 +47,8 @@ export interface TestAppOptions {
   database?: TestDatabase;
   /** Prepare the empty database before migrations (e.g. load a legacy schema). */
   beforeMigrate?: (url: string) => Promise<void>;
+  /** Receive every log line (JSON) instead of stdout. */
+  logLines?: string[];
 }
 
 export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> {
@@ -52,9 +56,10 @@ export async function startTestApp(opts: TestAppOptions = {}): Promise<TestApp> 
   const owns = !opts.database;
   if (opts.beforeMigrate) await opts.beforeMigrate(database.url);
   const config = loadConfig(testEnv({ DATABASE_URL: database.url, ...opts.env }));
-  const logger = createLogger(config.logLevel);
+  const lines = opts.logLines;
+  const logger = createLogger(config.logLevel, lines ? { write: (line: string) => void lines.push(line) } : undefined);
   const ctx = await startContext(config, logger);
-  const app = await buildApp(ctx, { logger: config.logLevel !== 'silent' });
+  const app = await buildApp(ctx);
   let saToken: string | null = null;
   const t: TestApp = {
     app,

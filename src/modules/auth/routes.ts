@@ -10,7 +10,7 @@ export default async function authRoutes(app: App) {
   app.post(
     '/login',
     {
-      config: { rateLimit: { max: 60, timeWindow: '1 minute' } },
+      config: { rateLimit: { max: app.ctx.config.loginRequestsPerMinute, timeWindow: '1 minute' } },
       schema: {
         tags: ['auth'],
         summary: 'Iniciar sesión (administradores)',

@@ -1,0 +1,135 @@
+import { after, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { ConfigError, loadConfig, readEnvironment } from '../../src/config/index.js';
+import { startTestApp, testEnv, type TestApp } from '../helpers/app.js';
+import { createTestDatabase, testDbKind } from '../helpers/db.js';
+
+const REQUIRED = ['DATABASE_URL', 'JWT_APIKEY_SECRET', 'JWT_SESSION_SECRET', 'SECRET_KEY', 'SUPER_ADMIN_INITIAL_EMAIL', 'SUPER_ADMIN_INITIAL_PASSWORD'];
+
+describe('configuration', () => {
+  for (const name of REQUIRED) {
+    it(`refuses to load without ${name}, naming it`, () => {
+      const env = testEnv({ [name]: undefined });
+      assert.throws(() => loadConfig(env), (err: unknown) => err instanceof ConfigError && err.message.includes(name));
+    });
+  }
+
+  it('names every missing variable at once', () => {
+    try {
+      loadConfig({});
+      assert.fail('should throw');
+    } catch (err) {
+      assert.ok(err instanceof ConfigError);
+      for (const name of REQUIRED) assert.match(err.message, new RegExp(name));
+    }
+  });
+
+  it('applies the documented defaults', () => {
+    const c = loadConfig(testEnv({ BCRYPT_ROUNDS: undefined, PORT: undefined, HOST: undefined }));
+    assert.equal(c.databasePoolSize, 20);
+    assert.equal(c.jwtAlgorithm, 'HS256');
+    assert.equal(c.jwtApikeyExpireDays, 365);
+    assert.equal(c.jwtSessionExpireHours, 24);
+    assert.equal(c.bcryptRounds, 12);
+    assert.deepEqual(c.corsOrigins, []);
+    assert.equal(c.appName, 'MikroTik Payment API');
+    assert.equal(c.debug, false);
+    assert.equal(c.host, '0.0.0.0');
+    assert.equal(c.port, 8000);
+    assert.equal(c.provisionDeadlineMinutes, 30);
+    assert.equal(c.telegramApiBase, 'https://api.telegram.org');
+  });
+
+  it('accepts the three PostgreSQL URL forms and pglite', () => {
+    for (const [raw, expected] of [
+      ['postgresql+asyncpg://u:p@h:5432/db', 'postgresql://u:p@h:5432/db'],
+      ['postgresql://u:p@h:5432/db', 'postgresql://u:p@h:5432/db'],
+      ['postgres://u:p@h/db', 'postgresql://u:p@h/db'],
+    ]) {
+      const c = loadConfig(testEnv({ DATABASE_URL: raw }));
+      assert.deepEqual(c.database, { kind: 'postgres', url: expected });
+    }
+    assert.deepEqual(loadConfig(testEnv({ DATABASE_URL: 'pglite:./data/db' })).database, { kind: 'pglite', url: './data/db' });
+    assert.deepEqual(loadConfig(testEnv({ DATABASE_URL: 'pglite:memory' })).database, { kind: 'pglite', url: 'memory' });
+    assert.throws(() => loadConfig(testEnv({ DATABASE_URL: 'mysql://x' })), /DATABASE_URL/);
+  });
+
+  it('accepts CORS origins as a JSON array or a comma list', () => {
+    assert.deepEqual(loadConfig(testEnv({ BACKEND_CORS_ORIGINS: '["https://a.mx","https://b.mx"]' })).corsOrigins, ['https://a.mx', 'https://b.mx']);
+    assert.deepEqual(loadConfig(testEnv({ BACKEND_CORS_ORIGINS: 'https://a.mx, https://b.mx' })).corsOrigins, ['https://a.mx', 'https://b.mx']);
+    assert.throws(() => loadConfig(testEnv({ BACKEND_CORS_ORIGINS: '[1,2' })), /BACKEND_CORS_ORIGINS/);
+  });
+
+  it('limits JWT_ALGORITHM to HS256/HS384/HS512', () => {
+    assert.equal(loadConfig(testEnv({ JWT_ALGORITHM: 'HS512' })).jwtAlgorithm, 'HS512');
+    assert.throws(() => loadConfig(testEnv({ JWT_ALGORITHM: 'RS256' })), /JWT_ALGORITHM/);
+    assert.throws(() => loadConfig(testEnv({ JWT_ALGORITHM: 'none' })), /JWT_ALGORITHM/);
+  });
+
+  it('refuses malformed numbers and an invalid Fernet key', () => {
+    assert.throws(() => loadConfig(testEnv({ BCRYPT_ROUNDS: 'doce' })), /BCRYPT_ROUNDS/);
+    assert.throws(() => loadConfig(testEnv({ ENCRYPTION_KEY_MERCADO_PAGO: 'not-a-key' })), /ENCRYPTION_KEY_MERCADO_PAGO/);
+  });
+
+  it('reads .env at the project root, and the real environment wins', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-env-'));
+    writeFileSync(join(dir, '.env'), 'APP_NAME=Desde dotenv\nJWT_ALGORITHM=HS384\n');
+    const env = readEnvironment(dir, { JWT_ALGORITHM: 'HS512' });
+    assert.equal(env.APP_NAME, 'Desde dotenv');
+    assert.equal(env.JWT_ALGORITHM, 'HS512');
+  });
+
+  it('the service exits 1 with one clear message and no stack trace when variables are missing', () => {
+    const dir = mkdtempSync(join(tmpdir(), 'ph-start-'));
+    const res = spawnSync(process.execPath, ['--import', import.meta.resolve('tsx'), join(process.cwd(), 'src/server.ts')], {
+      cwd: dir,
+      env: { PATH: process.env.PATH, JWT_SESSION_SECRET: 'x' },
+      encoding: 'utf8',
+      timeout: 60_000,
+    });
+    assert.equal(res.status, 1, res.stderr);
+    for (const name of REQUIRED.filter((n) => n !== 'JWT_SESSION_SECRET')) assert.match(res.stderr, new RegExp(name));
+    assert.doesNotMatch(res.stderr, /JWT_SESSION_SECRET/);
+    assert.doesNotMatch(res.stderr, /\n\s+at /);
+  });
+});
+
+describe('configuration through HTTP', () => {
+  const apps: TestApp[] = [];
+  after(async () => {
+    for (const a of apps.reverse()) await a.close();
+  });
+
+  it('runs on a postgresql+asyncpg:// URL', { skip: testDbKind() === 'pglite' }, async () => {
+    const db = await createTestDatabase('postgres');
+    const t = await startTestApp({ database: db, env: { DATABASE_URL: db.url.replace('postgresql://', 'postgresql+asyncpg://') } });
+    apps.push({ ...t, close: async () => (await t.close(), await db.drop()) });
+    const res = await t.request({ method: 'GET', url: '/ready' });
+    assert.equal(res.statusCode, 200);
+  });
+
+  for (const [form, value] of [
+    ['JSON array', '["https://portal.example.com"]'],
+    ['comma list', 'https://otro.example.com,https://portal.example.com'],
+  ]) {
+    it(`allows the configured CORS origins (${form}) and no others`, async () => {
+      const t = await startTestApp({ env: { BACKEND_CORS_ORIGINS: value } });
+      apps.push(t);
+      const ok = await t.request({ method: 'OPTIONS', url: '/api/v1/auth/login', headers: { origin: 'https://portal.example.com', 'access-control-request-method': 'POST' } });
+      assert.equal(ok.headers['access-control-allow-origin'], 'https://portal.example.com');
+      const no = await t.request({ method: 'GET', url: '/health', headers: { origin: 'https://evil.example.com' } });
+      assert.equal(no.headers['access-control-allow-origin'], undefined);
+    });
+  }
+
+  it('APP_NAME is the OpenAPI title', async () => {
+    const t = await startTestApp({ env: { APP_NAME: 'Hotspot Pruebas' } });
+    apps.push(t);
+    const res = await t.request({ method: 'GET', url: '/openapi.json' });
+    assert.equal(res.data.info.title, 'Hotspot Pruebas');
+  });
+});
