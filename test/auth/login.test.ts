@@ -189,3 +189,34 @@ describe('login, logout and password change', () => {
     assert.ok(!all.includes(secret));
   });
 });
+
+describe('login limits shared through Redis (REDIS_URL)', () => {
+  it('failures counted on one instance block the account on another', async () => {
+    const env = { REDIS_URL: 'redis://127.0.0.1:6379', LOGIN_MAX_FAILURES_PER_ACCOUNT: '3' };
+    const a = await startTestApp({ env });
+    const b = await startTestApp({ env, database: a.database });
+    try {
+      const email = `shared-${Date.now()}-${Math.random().toString(16).slice(2)}@example.com`;
+      for (let i = 0; i < 3; i++) {
+        const res = await a.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: 'x' }, remoteAddress: `10.9.0.${i}` });
+        assert.equal(res.statusCode, 401);
+      }
+      const blocked = await b.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email, password: 'x' }, remoteAddress: '10.9.1.1' });
+      assert.equal(blocked.statusCode, 429);
+    } finally {
+      await b.close();
+      await a.close();
+    }
+  });
+
+  it('an unreachable Redis does not break login (local counters take over)', async () => {
+    const t = await startTestApp({ env: { REDIS_URL: 'redis://127.0.0.1:1', LOGIN_MAX_FAILURES_PER_ACCOUNT: '2' } });
+    try {
+      assert.equal((await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: SUPER_ADMIN })).statusCode, 200);
+      for (let i = 0; i < 2; i++) await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: SUPER_ADMIN.email, password: 'bad' } });
+      assert.equal((await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: SUPER_ADMIN })).statusCode, 429);
+    } finally {
+      await t.close();
+    }
+  });
+});

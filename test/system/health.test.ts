@@ -63,3 +63,19 @@ describe('system endpoints', () => {
     assert.equal(res.headers['x-request-id'], 'abc-123');
   });
 });
+
+describe('readiness when the database goes away', { skip: process.env.TEST_DB === 'pglite' }, () => {
+  it('GET /ready is 503 JSON while /health stays 200', async () => {
+    const t = await startTestApp();
+    try {
+      assert.equal((await t.request({ method: 'GET', url: '/ready' })).statusCode, 200);
+      await t.database.drop();
+      const res = await t.request({ method: 'GET', url: '/ready' });
+      assert.equal(res.statusCode, 503);
+      assert.deepEqual(res.data, { detail: 'Base de datos no disponible', code: 'database_unavailable' });
+      assert.equal((await t.request({ method: 'GET', url: '/health' })).statusCode, 200);
+    } finally {
+      await t.close();
+    }
+  });
+});

@@ -1,32 +1,40 @@
 /**
- * Failed-login throttling per account and per client IP (fixed windows). In memory per instance;
- * counters are small and bounded. Successful logins reset the account's counter.
+ * Failed-login throttling per account and per client IP (fixed windows). Counters live in memory, or in
+ * Redis when REDIS_URL is set so that every instance behind a load balancer shares them.
+ * Successful logins reset the account's counter.
  */
-export class LoginLimiter {
+import type { Redis } from 'ioredis';
+
+interface CounterStore {
+  /** Current count and milliseconds left in the window (0 when no window). */
+  get(key: string): Promise<{ count: number; ttlMs: number }>;
+  increment(key: string, windowMs: number): Promise<void>;
+  reset(key: string): Promise<void>;
+}
+
+class MemoryCounters implements CounterStore {
   private readonly windows = new Map<string, { count: number; resetAt: number }>();
 
-  constructor(private readonly maxPerAccount: number, private readonly maxPerIp: number, private readonly windowSeconds: number) {}
-
-  /** Seconds to wait before another attempt is allowed, or 0. */
-  retryAfter(account: string, ip: string, now = Date.now()): number {
-    const a = this.current(`a:${account}`, now);
-    const i = this.current(`i:${ip}`, now);
-    const waits = [];
-    if (a && a.count >= this.maxPerAccount) waits.push(a.resetAt - now);
-    if (i && i.count >= this.maxPerIp) waits.push(i.resetAt - now);
-    return waits.length ? Math.max(1, Math.ceil(Math.max(...waits) / 1000)) : 0;
+  async get(key: string) {
+    const w = this.live(key, Date.now());
+    return w ? { count: w.count, ttlMs: w.resetAt - Date.now() } : { count: 0, ttlMs: 0 };
   }
 
-  recordFailure(account: string, ip: string, now = Date.now()): void {
-    this.bump(`a:${account}`, now);
-    this.bump(`i:${ip}`, now);
+  async increment(key: string, windowMs: number) {
+    const now = Date.now();
+    const w = this.live(key, now);
+    if (w) w.count++;
+    else {
+      if (this.windows.size > 100_000) this.prune(now);
+      this.windows.set(key, { count: 1, resetAt: now + windowMs });
+    }
   }
 
-  recordSuccess(account: string): void {
-    this.windows.delete(`a:${account}`);
+  async reset(key: string) {
+    this.windows.delete(key);
   }
 
-  private current(key: string, now: number) {
+  private live(key: string, now: number) {
     const w = this.windows.get(key);
     if (w && w.resetAt <= now) {
       this.windows.delete(key);
@@ -35,17 +43,82 @@ export class LoginLimiter {
     return w;
   }
 
-  private bump(key: string, now: number): void {
-    const w = this.current(key, now);
-    if (w) w.count++;
-    else {
-      if (this.windows.size > 100_000) this.prune(now);
-      this.windows.set(key, { count: 1, resetAt: now + this.windowSeconds * 1000 });
-    }
-  }
-
-  private prune(now: number): void {
+  private prune(now: number) {
     for (const [k, w] of this.windows) if (w.resetAt <= now) this.windows.delete(k);
     if (this.windows.size > 100_000) this.windows.clear();
+  }
+}
+
+class RedisCounters implements CounterStore {
+  constructor(private readonly redis: Redis, private readonly prefix = 'pagos-hotspot:login:') {}
+
+  async get(key: string) {
+    const [[, count], [, ttl]] = (await this.redis.multi().get(this.prefix + key).pttl(this.prefix + key).exec()) as [[null, string | null], [null, number]];
+    return { count: Number(count ?? 0), ttlMs: Math.max(0, ttl) };
+  }
+
+  async increment(key: string, windowMs: number) {
+    const k = this.prefix + key;
+    // INCR then set the window only when the key is new (NX), atomically.
+    await this.redis.multi().incr(k).pexpire(k, windowMs, 'NX').exec();
+  }
+
+  async reset(key: string) {
+    await this.redis.del(this.prefix + key);
+  }
+}
+
+/** Redis first; if Redis fails, this instance's memory keeps limiting rather than failing logins. */
+class FallbackCounters implements CounterStore {
+  private readonly memory = new MemoryCounters();
+  constructor(private readonly primary: CounterStore, private readonly onError: (err: Error) => void) {}
+  private async run<T>(fn: (s: CounterStore) => Promise<T>): Promise<T> {
+    try {
+      return await fn(this.primary);
+    } catch (err) {
+      this.onError(err as Error);
+      return fn(this.memory);
+    }
+  }
+  get(key: string) {
+    return this.run((s) => s.get(key));
+  }
+  increment(key: string, windowMs: number) {
+    return this.run((s) => s.increment(key, windowMs));
+  }
+  reset(key: string) {
+    return this.run((s) => s.reset(key));
+  }
+}
+
+export class LoginLimiter {
+  private readonly store: CounterStore;
+
+  constructor(
+    private readonly maxPerAccount: number,
+    private readonly maxPerIp: number,
+    private readonly windowSeconds: number,
+    redis?: Redis,
+    onRedisError: (err: Error) => void = () => undefined,
+  ) {
+    this.store = redis ? new FallbackCounters(new RedisCounters(redis), onRedisError) : new MemoryCounters();
+  }
+
+  /** Seconds to wait before another attempt is allowed, or 0. */
+  async retryAfter(account: string, ip: string): Promise<number> {
+    const [a, i] = await Promise.all([this.store.get(`a:${account}`), this.store.get(`i:${ip}`)]);
+    const waits: number[] = [];
+    if (a.count >= this.maxPerAccount) waits.push(a.ttlMs);
+    if (i.count >= this.maxPerIp) waits.push(i.ttlMs);
+    return waits.length ? Math.max(1, Math.ceil(Math.max(...waits) / 1000)) : 0;
+  }
+
+  async recordFailure(account: string, ip: string): Promise<void> {
+    const ms = this.windowSeconds * 1000;
+    await Promise.all([this.store.increment(`a:${account}`, ms), this.store.increment(`i:${ip}`, ms)]);
+  }
+
+  async recordSuccess(account: string): Promise<void> {
+    await this.store.reset(`a:${account}`);
   }
 }

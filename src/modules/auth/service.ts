@@ -42,7 +42,7 @@ export async function login(ctx: AppContext, input: { email: string; password: s
     ]);
   }
   const account = parsed.email.toLowerCase();
-  const wait = ctx.loginLimiter.retryAfter(account, ip);
+  const wait = await ctx.loginLimiter.retryAfter(account, ip);
   if (wait > 0) {
     throw new ApiError(429, `Demasiados intentos fallidos. Intenta de nuevo en ${wait} segundos.`, 'rate_limited', { 'retry-after': String(wait) });
   }
@@ -51,17 +51,17 @@ export async function login(ctx: AppContext, input: { email: string; password: s
   // Unknown account, wrong password and inactive account take the same bcrypt time and give the same answer.
   const passwordOk = await ctx.passwords.verify(input.password, user?.passwordHash);
   if (!user || !passwordOk || user.activo === false) {
-    ctx.loginLimiter.recordFailure(account, ip);
+    await ctx.loginLimiter.recordFailure(account, ip);
     throw unauthorized(INVALID_CREDENTIALS, 'invalid_credentials');
   }
   if (user.rol === 'cliente_admin' && user.empresaId) {
     const [empresa] = await ctx.db.orm.select({ activa: empresas.activa }).from(empresas).where(eq(empresas.id, user.empresaId));
     if (!empresa || empresa.activa === false) {
-      ctx.loginLimiter.recordFailure(account, ip);
+      await ctx.loginLimiter.recordFailure(account, ip);
       throw unauthorized(INVALID_CREDENTIALS, 'invalid_credentials');
     }
   }
-  ctx.loginLimiter.recordSuccess(account);
+  await ctx.loginLimiter.recordSuccess(account);
   await ctx.db.orm.update(usuarios).set({ ultimoLogin: dateToDb(new Date()) }).where(eq(usuarios.id, user.id));
   const { token, exp } = await ctx.sessions.mint(user);
   return {
@@ -97,13 +97,13 @@ export async function revokeSessions(ctx: AppContext, userId: number): Promise<v
 
 export async function changePassword(ctx: AppContext, user: SessionUser, input: { current_password: string; new_password: string }, ip: string) {
   const account = user.email.toLowerCase();
-  const wait = ctx.loginLimiter.retryAfter(account, ip);
+  const wait = await ctx.loginLimiter.retryAfter(account, ip);
   if (wait > 0) {
     throw new ApiError(429, `Demasiados intentos fallidos. Intenta de nuevo en ${wait} segundos.`, 'rate_limited', { 'retry-after': String(wait) });
   }
   const [row] = await ctx.db.orm.select({ hash: usuarios.passwordHash }).from(usuarios).where(eq(usuarios.id, user.id));
   if (!(await ctx.passwords.verify(input.current_password, row?.hash))) {
-    ctx.loginLimiter.recordFailure(account, ip);
+    await ctx.loginLimiter.recordFailure(account, ip);
     throw badRequest('Contraseña actual incorrecta', 'wrong_password');
   }
   const policy = passwordPolicyViolation(input.new_password);
