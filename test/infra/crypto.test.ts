@@ -49,7 +49,11 @@ describe('secrets at rest', () => {
 
   it('blank means no secret, and an unreadable token is an error, not a bogus secret', () => {
     const boxes = createSecretBoxes('master-secret', '');
-    assert.equal(boxes.general.encrypt('   '), null);
+    assert.equal(boxes.general.encrypt(''), null);
+    assert.equal(boxes.mercadoPago.encrypt('   '), null);
+    // Passwords keep their spaces; Mercado Pago tokens are trimmed like the legacy did.
+    assert.equal(boxes.general.decrypt(boxes.general.encrypt(' clave con espacios ')), ' clave con espacios ');
+    assert.equal(boxes.mercadoPago.decrypt(boxes.mercadoPago.encrypt(' APP_USR-1 ')), 'APP_USR-1');
     assert.equal(boxes.general.decrypt(null), null);
     const foreign = new Fernet(Fernet.generateKey()).encrypt('x');
     assert.throws(() => boxes.general.decrypt(foreign), SecretUnreadableError);

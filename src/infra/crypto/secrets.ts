@@ -17,11 +17,12 @@ export class SecretUnreadableError extends Error {
 }
 
 export class SecretBox {
-  constructor(private readonly keys: Fernet[]) {}
+  /** `trim`: strip surrounding spaces first (the legacy Mercado Pago helper did; passwords must keep them). */
+  constructor(private readonly keys: Fernet[], private readonly trim = false) {}
 
-  /** Blank input means "no secret" (NULL), as in the legacy encrypt helper. */
+  /** Empty (or, when trimming, blank) input means "no secret" (NULL), as in the legacy encrypt helper. */
   encrypt(plain: string | null | undefined): string | null {
-    const value = plain?.trim();
+    const value = this.trim ? plain?.trim() : plain;
     if (!value) return null;
     return this.keys[0].encrypt(value);
   }
@@ -58,7 +59,7 @@ export function createSecretBoxes(secretKey: string, mercadoPagoKey: string): Se
   const mp = mercadoPagoKey ? new Fernet(mercadoPagoKey) : null;
   return {
     general: new SecretBox(mp ? [derived, mp] : [derived]),
-    mercadoPago: new SecretBox(mp ? [mp, derived] : [derived]),
+    mercadoPago: new SecretBox(mp ? [mp, derived] : [derived], true),
   };
 }
 
