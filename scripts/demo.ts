@@ -1,21 +1,49 @@
 /**
- * `npm run demo`: the whole product on the embedded database in ./data. Secrets are generated once into
- * ./data/demo.env and reused on every run.
+ * `npm run demo`: the whole product in one process, on the embedded database in ./data.
+ *
+ * - the service on http://127.0.0.1:8000 (PGlite in ./data/db; DEMO_API_PORT to move it);
+ * - a simulated MikroTik (RouterOS v7 API on DEMO_ROUTER_PORT, default 8728) whose hotspot users are kept
+ *   in ./data/router-sim.json between runs, and its hotspot web page (the captive portal, as the router
+ *   serves it) on DEMO_PORTAL_PORT (default 8080);
+ * - the sandbox Conekta and Mercado Pago servers and their browser tokenizers (DEMO_TOKENIZER_PORT, 8081).
+ *
+ * The first run generates secrets into ./data/demo.env and seeds a demo company with a router, three
+ * products and a company admin. Every run downloads a fresh portal kit for the router (which rotates its
+ * key) and serves it. Ctrl-C stops everything; running again reuses the data. Delete ./data to start over.
  */
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { appendFileSync, existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { randomBytes } from 'node:crypto';
 import { resolve } from 'node:path';
 import { parse } from 'dotenv';
+import { eq } from 'drizzle-orm';
+import { strFromU8, unzipSync } from 'fflate';
 import { Fernet } from '../src/infra/crypto/fernet.js';
 import { loadConfig, readEnvironment, ConfigError } from '../src/config/index.js';
-import { handleSignals, startService } from '../src/server.js';
+import { startService, type RunningService } from '../src/server.js';
+import { empresas, routers, usuarios } from '../src/infra/db/schema.js';
+import { KEY_TOPICS } from '../src/modules/auth/router-keys.js';
+import { startRouterSimulator, type RouterSimulator, type Row } from '../src/sandbox/routeros/index.js';
+import { startConektaFake } from '../src/sandbox/conekta.js';
+import { startMercadoPagoFake } from '../src/sandbox/mercadopago.js';
+import { SANDBOX_CARDS, startTokenizerServer, type TokenizerServer } from '../src/sandbox/tokenizers.js';
+import { startHotspotWeb } from '../src/sandbox/hotspot-web.js';
+import { demoLogoPng } from '../src/sandbox/demo-logo.js';
+
+const EMPRESA_ID = 'EMP_DEC0DE0001';
+const ROUTER_ID = 'RTR_DEC0DE01';
+const ADMIN_EMAIL = 'admin@cafe-demo.mx';
+const PRODUCTS = [
+  { perfil_mikrotik_id: '*1', perfil_mikrotik_nombre: '1_Hora', nombre_venta: 'Ficha 1 hora', descripcion: 'Ideal para revisar correo y redes sociales', precio: 10, duracion_minutos: 60, orden_visual: 1, detalles: [{ texto: '• Velocidad de 10 Mbps' }, { texto: '• 1 dispositivo' }] },
+  { perfil_mikrotik_id: '*2', perfil_mikrotik_nombre: '1_Dia', nombre_venta: 'Ficha 1 día', descripcion: 'Todo el día conectado', precio: 35.5, duracion_minutos: 1440, orden_visual: 2, destacado: true, detalles: [{ texto: '• Velocidad de 20 Mbps' }, { texto: '• Videollamadas sin cortes' }] },
+  { perfil_mikrotik_id: '*3', perfil_mikrotik_nombre: '1_Semana', nombre_venta: 'Ficha 1 semana', descripcion: 'Siete días de Internet', precio: 149.99, duracion_minutos: 10080, orden_visual: 3, detalles: [{ texto: '• 7 días de Internet' }, { texto: '• Hasta 2 dispositivos' }] },
+];
 
 const dataDir = resolve('data');
 const envFile = resolve(dataDir, 'demo.env');
+const simFile = resolve(dataDir, 'router-sim.json');
 mkdirSync(dataDir, { recursive: true });
+const secret = () => randomBytes(32).toString('base64url');
 if (!existsSync(envFile)) {
-  const secret = () => randomBytes(32).toString('base64url');
-  const password = randomBytes(9).toString('base64url');
   writeFileSync(
     envFile,
     [
@@ -25,41 +53,222 @@ if (!existsSync(envFile)) {
       `SECRET_KEY=${secret()}`,
       `ENCRYPTION_KEY_MERCADO_PAGO=${Fernet.generateKey()}`,
       'SUPER_ADMIN_INITIAL_EMAIL=admin@demo.pagoshotspot.mx',
-      `SUPER_ADMIN_INITIAL_PASSWORD=${password}`,
+      `SUPER_ADMIN_INITIAL_PASSWORD=${randomBytes(9).toString('base64url')}`,
       '',
     ].join('\n'),
     { mode: 0o600 },
   );
 }
-const demoEnv = parse(readFileSync(envFile));
+let demoEnv = parse(readFileSync(envFile));
+if (!demoEnv.DEMO_ADMIN_PASSWORD) {
+  // Data directories from before the company admin existed get one too.
+  appendFileSync(envFile, `DEMO_ADMIN_PASSWORD=${randomBytes(9).toString('base64url')}\n`);
+  demoEnv = parse(readFileSync(envFile));
+}
+
+const port = (name: string, dflt: number) => {
+  const n = Number(process.env[name] ?? dflt);
+  if (!Number.isInteger(n) || n < 1 || n > 65535) {
+    process.stderr.write(`${name} debe ser un puerto (1-65535)\n`);
+    process.exit(1);
+  }
+  return n;
+};
+const apiPort = port('DEMO_API_PORT', 8000);
+const routerPort = port('DEMO_ROUTER_PORT', 8728);
+const portalPort = port('DEMO_PORTAL_PORT', 8080);
+const tokenizerPort = port('DEMO_TOKENIZER_PORT', 8081);
+
+const stops: Array<() => Promise<unknown>> = [];
+let service: RunningService | null = null;
+let saveTimer: NodeJS.Timeout | null = null;
+
+async function shutdown(code: number): Promise<never> {
+  if (saveTimer) clearInterval(saveTimer);
+  const force = setTimeout(() => process.exit(1), 30_000);
+  force.unref();
+  for (const stop of stops.reverse()) await stop().catch(() => undefined);
+  process.exit(code);
+}
+
+function fail(message: string): Promise<never> {
+  process.stderr.write(`\nNo se pudo iniciar la demo: ${message}\n`);
+  return shutdown(1);
+}
+
+// ---------------------------------------------------------------- the simulated router and the fakes
+interface SavedRouter {
+  users: Row[];
+  profiles: Row[];
+}
+const withoutId = (r: Row): Row => {
+  const { '.id': _id, ...rest } = r;
+  return rest;
+};
+const saved: SavedRouter = existsSync(simFile) ? (JSON.parse(readFileSync(simFile, 'utf8')) as SavedRouter) : { users: [], profiles: [] };
+const profiles = [...saved.profiles.filter((p) => p.name !== 'default')];
+for (const p of PRODUCTS) if (!profiles.some((x) => x.name === p.perfil_mikrotik_nombre)) profiles.push({ name: p.perfil_mikrotik_nombre });
+
+const conekta = await startConektaFake();
+stops.push(() => conekta.close());
+const mercadoPago = await startMercadoPagoFake();
+stops.push(() => mercadoPago.close());
+let tokenizers: TokenizerServer | undefined;
+let sim: RouterSimulator | undefined;
+try {
+  tokenizers = await startTokenizerServer({ port: tokenizerPort });
+  stops.push(() => tokenizers!.close());
+  sim = await startRouterSimulator({
+    version: '7',
+    port: routerPort,
+    identity: 'Hotspot-Demo',
+    profiles: profiles.map(withoutId),
+    users: saved.users.map(withoutId),
+  });
+} catch (err) {
+  await fail(`${(err as Error).message} (cambie DEMO_ROUTER_PORT / DEMO_TOKENIZER_PORT)`);
+}
+const router = sim!;
+const saveRouter = () => {
+  const data: SavedRouter = { users: router.state.users.rows.map(withoutId), profiles: router.state.profiles.rows.filter((p) => p.name !== 'default').map(withoutId) };
+  writeFileSync(simFile + '.tmp', JSON.stringify(data, null, 2));
+  renameSync(simFile + '.tmp', simFile);
+};
+// Saved last so that it runs first on the way out (stops run in reverse), before the router closes.
+stops.push(() => router.close());
+stops.push(async () => saveRouter());
+saveTimer = setInterval(saveRouter, 5000);
+saveTimer.unref();
+
+// ---------------------------------------------------------------- the service
 const env = {
-  DATABASE_URL: `pglite:${resolve(dataDir, 'db')}`,
-  PORT: '8000',
-  HOST: '127.0.0.1',
   LOG_LEVEL: 'warn',
+  HOTSPOT_LOGIN_SETTLE_MS: '300',
   ...demoEnv,
   ...readEnvironment(),
+  // Always the demo's own database and the sandboxes, whatever a developer's .env says.
+  DATABASE_URL: `pglite:${resolve(dataDir, 'db')}`,
+  HOST: '127.0.0.1',
+  PORT: String(apiPort),
+  PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
+  CONEKTA_API_BASE: conekta.url,
+  MERCADO_PAGO_API_BASE: mercadoPago.url,
+  PORTAL_CONEKTA_JS_URL: tokenizers!.conektaJsUrl,
+  PORTAL_MERCADO_PAGO_JS_URL: tokenizers!.mercadoPagoJsUrl,
 };
-
 let config;
 try {
   config = loadConfig(env);
 } catch (err) {
-  if (err instanceof ConfigError) {
-    process.stderr.write(err.message + '\n');
-    process.exit(1);
-  }
+  if (err instanceof ConfigError) await fail(err.message);
   throw err;
 }
+try {
+  service = await startService(config);
+} catch (err) {
+  await fail(`${(err as Error).message} (¿el puerto ${apiPort} está ocupado? cambie DEMO_API_PORT)`);
+}
+const svc = service!;
+stops.push(() => svc.stop());
+// Deliveries, retries, webhooks and reconciliation (idempotent if the service already started them).
+if (config.workersEnabled) await svc.ctx.payments.startWorkers();
+process.once('SIGINT', () => void shutdown(0));
+process.once('SIGTERM', () => void shutdown(0));
 
-const service = await startService(config);
-handleSignals(service);
+// ---------------------------------------------------------------- seed (first run) and router address (every run)
+const ctx = svc.ctx;
+const [existing] = await ctx.db.orm.select({ id: empresas.id }).from(empresas).where(eq(empresas.id, EMPRESA_ID));
+if (!existing) {
+  process.stdout.write('Primera ejecución: creando la empresa de demostración…\n');
+  await ctx.db.transaction(async (tx) => {
+    await tx.insert(empresas).values({
+      id: EMPRESA_ID,
+      nombre: 'Café Internet La Esquina',
+      contactoEmail: 'contacto@cafe-demo.mx',
+      contactoTelefono: '5512345678',
+      conektaPrivateKey: ctx.secrets.general.encrypt('key_demo_private_sandbox')!,
+      conektaPublicKey: 'key_demo_public_sandbox',
+      conektaMode: 'test',
+      mercadoPagoAccessToken: ctx.secrets.mercadoPago.encrypt('TEST-demo-access-token'),
+      mercadoPagoPublicKey: 'TEST-demo-public-key',
+      mercadoPagoMode: 'test',
+      activa: true,
+    });
+    const key = await ctx.routerKeys.mint(ROUTER_ID, EMPRESA_ID);
+    await tx.insert(routers).values({
+      id: ROUTER_ID,
+      empresaId: EMPRESA_ID,
+      nombre: 'Router Terraza',
+      ubicacion: 'Terraza, planta alta',
+      host: router.host,
+      puerto: router.port,
+      usuario: router.credentials.username,
+      passwordEncrypted: ctx.secrets.general.encrypt(router.credentials.password)!,
+      apiKeyHash: key.keyHash,
+      activo: true,
+    });
+    await ctx.routerKeys.track(tx, key, ROUTER_ID, EMPRESA_ID);
+    await tx.insert(usuarios).values({
+      email: ADMIN_EMAIL,
+      passwordHash: await ctx.passwords.hash(demoEnv.DEMO_ADMIN_PASSWORD),
+      nombre: 'Administrador del Café',
+      rol: 'cliente_admin',
+      empresaId: EMPRESA_ID,
+      activo: true,
+    });
+  });
+} else {
+  // The simulator's port may differ from the last run.
+  await ctx.db.orm.update(routers).set({ host: router.host, puerto: router.port }).where(eq(routers.id, ROUTER_ID));
+  await ctx.bus.publish(KEY_TOPICS.router(ROUTER_ID));
+}
+
+const api = async (method: string, path: string, token: string, body?: unknown) => {
+  const res = await fetch(svc.url + path, {
+    method,
+    headers: { authorization: `Bearer ${token}`, ...(body instanceof FormData || body === undefined ? {} : { 'content-type': 'application/json' }) },
+    body: body instanceof FormData ? body : body === undefined ? undefined : JSON.stringify(body),
+  });
+  if (!res.ok) throw new Error(`${method} ${path}: ${res.status} ${await res.text()}`);
+  return res;
+};
+let portalUrl = '';
+try {
+  const login = await fetch(`${svc.url}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email: ADMIN_EMAIL, password: demoEnv.DEMO_ADMIN_PASSWORD }) });
+  if (!login.ok) throw new Error(`no se pudo iniciar sesión como ${ADMIN_EMAIL}: ${login.status}`);
+  const token = ((await login.json()) as { access_token: string }).access_token;
+  if (!existing) {
+    for (const p of PRODUCTS) await api('POST', '/api/v1/admin/products', token, { router_id: ROUTER_ID, ...p });
+    const form = new FormData();
+    form.append('file', new Blob([new Uint8Array(demoLogoPng())], { type: 'image/png' }), 'logo.png');
+    await api('POST', '/api/v1/admin/mi-empresa/logo', token, form);
+  }
+  // The router's portal, exactly as an operator would download it (this rotates the router's key).
+  const kit = await api('GET', `/api/v1/admin/routers/${ROUTER_ID}/portal-kit`, token);
+  const files = Object.fromEntries(Object.entries(unzipSync(new Uint8Array(await kit.arrayBuffer()))).map(([n, b]) => [n, strFromU8(b)]));
+  const web = await startHotspotWeb({ files, state: router.state, port: portalPort });
+  stops.push(() => web.close());
+  portalUrl = web.pageUrl({ mac: '02:DE:00:00:00:01', ip: '10.5.50.10', dst: 'http://www.example.com/' });
+} catch (err) {
+  await fail(`${(err as Error).message} (¿el puerto ${portalPort} está ocupado? cambie DEMO_PORTAL_PORT)`);
+}
+
 const lines = [
   '',
   '  Pagos Hotspot (demo) en marcha',
-  `  API y documentación:   ${service.url}/docs`,
+  '',
+  `  API y documentación:   ${svc.url}/docs`,
   `  Super admin:           ${demoEnv.SUPER_ADMIN_INITIAL_EMAIL} / ${demoEnv.SUPER_ADMIN_INITIAL_PASSWORD}`,
+  `  Admin de la empresa:   ${ADMIN_EMAIL} / ${demoEnv.DEMO_ADMIN_PASSWORD}`,
+  '',
+  `  Portal cautivo:        ${portalUrl}`,
+  `                         (otro dispositivo: cambie mac= e ip=, o abra http://127.0.0.1:${portalPort}/)`,
+  `  Tarjetas de prueba:    ${SANDBOX_CARDS.approved.replace(/(\d{4})(?=\d)/g, '$1 ')} aprobada · ${SANDBOX_CARDS.declined.replace(/(\d{4})(?=\d)/g, '$1 ')} declinada`,
+  '                         (cualquier fecha futura y CVC de 3 dígitos)',
+  `  Router simulado:       RouterOS v7 API en ${router.host}:${router.port} (${router.credentials.username} / ${router.credentials.password})`,
+  `  Kit del portal:        GET ${svc.url}/api/v1/admin/routers/${ROUTER_ID}/portal-kit (sesión del admin)`,
   `  Datos:                 ${dataDir} (credenciales en data/demo.env)`,
+  '',
   '  Ctrl-C para detener.',
   '',
 ];

@@ -46,6 +46,12 @@ export interface Config {
   telegramApiBase: string;
   publicBaseUrl: string;
   provisionDeadlineMinutes: number;
+  /** Timeout of one call to a payment gateway (Conekta, Mercado Pago), in ms. */
+  gatewayTimeoutMs: number;
+  /** Generated voucher lengths: characters after `PT-`, password digits, PIN digits. */
+  voucherUsernameLength: number;
+  voucherPasswordLength: number;
+  voucherPinLength: number;
   redisUrl: string;
   /** Background workers (outbox, reconciliation) run in this process. */
   workersEnabled: boolean;
@@ -57,6 +63,24 @@ export interface Config {
   loginRequestsPerMinute: number;
   /** Trust X-Forwarded-For (behind a load balancer). */
   trustProxy: boolean;
+  /** RouterOS API client (hotspot module). */
+  routeros: {
+    connectTimeoutMs: number;
+    commandTimeoutMs: number;
+    poolMax: number;
+    poolIdleMs: number;
+    breakerThreshold: number;
+    breakerCooldownMs: number;
+    /** Pause after ending a user's old sessions and between session polls during auto-connect. */
+    loginSettleMs: number;
+  };
+  /** Failed voucher checks (auto-reconnect, profile-info) allowed per router and client device / per router and IP. */
+  hotspotMaxFailuresPerClient: number;
+  hotspotMaxFailuresPerIp: number;
+  hotspotFailureWindowSeconds: number;
+  /** Gateway tokenizer scripts the captive-portal kit loads (the sandbox's in the demo and tests). */
+  portalConektaJsUrl: string;
+  portalMercadoPagoJsUrl: string;
 }
 
 const REQUIRED = [
@@ -95,6 +119,10 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'TELEGRAM_API_BASE', required: false, default: 'https://api.telegram.org', doc: 'Telegram Bot API base URL' },
   { name: 'PUBLIC_BASE_URL', required: false, default: '', doc: 'Public URL of this service, used to build gateway notification (webhook) URLs' },
   { name: 'PROVISION_DEADLINE_MINUTES', required: false, default: '30', doc: 'Minutes to keep retrying voucher delivery before refunding automatically' },
+  { name: 'GATEWAY_TIMEOUT_MS', required: false, default: '30000', doc: 'Timeout of one call to Conekta or Mercado Pago, in milliseconds (an unanswered charge is reconciled later)' },
+  { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
+  { name: 'VOUCHER_PASSWORD_LENGTH', required: false, default: '4', doc: 'Digits of generated voucher passwords' },
+  { name: 'VOUCHER_PIN_LENGTH', required: false, default: '6', doc: 'Digits after PT- in generated PIN vouchers' },
   { name: 'REDIS_URL', required: false, default: '', doc: 'Optional Redis shared by instances for rate-limit counters' },
   { name: 'WORKERS_ENABLED', required: false, default: 'true', doc: 'Run background workers (delivery, refunds, reconciliation) in this instance' },
   { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
@@ -102,6 +130,18 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'LOGIN_WINDOW_SECONDS', required: false, default: '900', doc: 'Login failure window, in seconds' },
   { name: 'LOGIN_REQUESTS_PER_MINUTE', required: false, default: '60', doc: 'Login requests allowed per client IP per minute (any outcome)' },
   { name: 'TRUST_PROXY', required: false, default: 'false', doc: 'Trust X-Forwarded-For from a load balancer' },
+  { name: 'ROUTEROS_CONNECT_TIMEOUT_MS', required: false, default: '10000', doc: 'RouterOS API: connect + login timeout, in milliseconds' },
+  { name: 'ROUTEROS_COMMAND_TIMEOUT_MS', required: false, default: '10000', doc: 'RouterOS API: timeout of each command, in milliseconds' },
+  { name: 'ROUTEROS_POOL_MAX', required: false, default: '4', doc: 'RouterOS API: maximum simultaneous connections per router and instance' },
+  { name: 'ROUTEROS_POOL_IDLE_MS', required: false, default: '30000', doc: 'RouterOS API: close pooled connections unused for this long, in milliseconds' },
+  { name: 'ROUTEROS_BREAKER_THRESHOLD', required: false, default: '3', doc: 'RouterOS API: consecutive connection failures that make a router fail fast' },
+  { name: 'ROUTEROS_BREAKER_COOLDOWN_MS', required: false, default: '30000', doc: 'RouterOS API: how long a failing router fails fast before one retry, in milliseconds' },
+  { name: 'HOTSPOT_LOGIN_SETTLE_MS', required: false, default: '1000', doc: 'Auto-connect: pause after ending old sessions and between session checks, in milliseconds' },
+  { name: 'HOTSPOT_MAX_FAILURES_PER_CLIENT', required: false, default: '5', doc: 'Failed voucher checks (auto-reconnect, profile-info) per router and device per window' },
+  { name: 'HOTSPOT_MAX_FAILURES_PER_IP', required: false, default: '50', doc: 'Failed voucher checks per router and client IP per window' },
+  { name: 'HOTSPOT_FAILURE_WINDOW_SECONDS', required: false, default: '900', doc: 'Window of the voucher-check failure limits, in seconds' },
+  { name: 'PORTAL_CONEKTA_JS_URL', required: false, default: 'https://cdn.conekta.io/js/latest/conekta.js', doc: 'Conekta.js URL written into captive-portal kits' },
+  { name: 'PORTAL_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Mercado Pago SDK URL written into captive-portal kits' },
 ];
 
 /** Environment as the service sees it: `.env` at the project root, with real variables taking precedence. */
@@ -183,6 +223,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     telegramApiBase: stripSlash(get('TELEGRAM_API_BASE')),
     publicBaseUrl: stripSlash(get('PUBLIC_BASE_URL')),
     provisionDeadlineMinutes: int('PROVISION_DEADLINE_MINUTES', 1, 7 * 24 * 60),
+    gatewayTimeoutMs: int('GATEWAY_TIMEOUT_MS', 100, 300_000),
+    voucherUsernameLength: int('VOUCHER_USERNAME_LENGTH', 5, 40),
+    voucherPasswordLength: int('VOUCHER_PASSWORD_LENGTH', 4, 40),
+    voucherPinLength: int('VOUCHER_PIN_LENGTH', 5, 40),
     redisUrl: get('REDIS_URL'),
     workersEnabled: bool('WORKERS_ENABLED'),
     loginMaxFailuresPerAccount: int('LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 100000),
@@ -190,6 +234,20 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     loginWindowSeconds: int('LOGIN_WINDOW_SECONDS', 1, 86400),
     loginRequestsPerMinute: int('LOGIN_REQUESTS_PER_MINUTE', 1, 1_000_000),
     trustProxy: bool('TRUST_PROXY'),
+    routeros: {
+      connectTimeoutMs: int('ROUTEROS_CONNECT_TIMEOUT_MS', 50, 300_000),
+      commandTimeoutMs: int('ROUTEROS_COMMAND_TIMEOUT_MS', 50, 300_000),
+      poolMax: int('ROUTEROS_POOL_MAX', 1, 64),
+      poolIdleMs: int('ROUTEROS_POOL_IDLE_MS', 100, 3_600_000),
+      breakerThreshold: int('ROUTEROS_BREAKER_THRESHOLD', 1, 1000),
+      breakerCooldownMs: int('ROUTEROS_BREAKER_COOLDOWN_MS', 0, 3_600_000),
+      loginSettleMs: int('HOTSPOT_LOGIN_SETTLE_MS', 0, 10_000),
+    },
+    hotspotMaxFailuresPerClient: int('HOTSPOT_MAX_FAILURES_PER_CLIENT', 1, 100_000),
+    hotspotMaxFailuresPerIp: int('HOTSPOT_MAX_FAILURES_PER_IP', 1, 1_000_000),
+    hotspotFailureWindowSeconds: int('HOTSPOT_FAILURE_WINDOW_SECONDS', 1, 86_400),
+    portalConektaJsUrl: get('PORTAL_CONEKTA_JS_URL'),
+    portalMercadoPagoJsUrl: get('PORTAL_MERCADO_PAGO_JS_URL'),
   };
   if (config.encryptionKeyMercadoPago) {
     try {
@@ -200,6 +258,9 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(config.logLevel)) problems.push(`LOG_LEVEL debe ser uno de ${levels.join(', ')}`);
+  for (const name of ['PORTAL_CONEKTA_JS_URL', 'PORTAL_MERCADO_PAGO_JS_URL']) {
+    if (!/^https?:\/\/[^\s"'<>]+$/.test(get(name))) problems.push(`${name} debe ser una URL http(s)`);
+  }
   if (config.debug && config.logLevel === 'info') config.logLevel = 'debug';
   if (problems.length > 0) throw new ConfigError(problems);
   return config;

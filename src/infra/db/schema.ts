@@ -61,9 +61,14 @@ export const routers = pgTable('routers', {
   usuario: varchar('usuario', { length: 50 }).notNull(),
   passwordEncrypted: text('password_encrypted').notNull(),
   ubicacion: varchar('ubicacion', { length: 200 }),
-  apiKeyHash: varchar('api_key_hash', { length: 64 }).notNull(),
+  // NULL when the router has no active key (migration 0003).
+  apiKeyHash: varchar('api_key_hash', { length: 64 }),
   activo: boolean('activo').default(true),
   creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
+  // 0005: API-SSL. tls NULL = legacy rule (TLS only on port 8729); CA (PEM) or SHA-256 fingerprint = verified.
+  tls: boolean('tls'),
+  tlsCa: text('tls_ca'),
+  tlsFingerprint: varchar('tls_fingerprint', { length: 128 }),
 });
 
 export const apiKeysTracking = pgTable('api_keys_tracking', {
@@ -94,6 +99,9 @@ export const productos = pgTable('productos', {
   activo: boolean('activo').default(true),
   ordenVisual: integer('orden_visual').default(0),
   destacado: boolean('destacado').default(false),
+  // 0004: voucher duration (limit-uptime) and the voucher kind this product sells.
+  duracionMinutos: integer('duracion_minutos'),
+  tipoUsuarioDefault: varchar('tipo_usuario_default', { length: 20 }),
   creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
 });
 
@@ -122,6 +130,23 @@ export const transacciones = pgTable('transacciones', {
   pagadaEn: ts('pagada_en'),
   usuarioCreadoEn: ts('usuario_creado_en'),
   webhookReceivedAt: ts('webhook_received_at'),
+  // 0006 (payments): state machine and delivery bookkeeping.
+  referencia: varchar('referencia', { length: 64 }),
+  estado: varchar('estado', { length: 20 }).notNull().default('entregada'),
+  pasarela: varchar('pasarela', { length: 20 }),
+  montoCentavos: integer('monto_centavos'),
+  estadoDetalle: varchar('estado_detalle', { length: 100 }),
+  tipoUsuario: varchar('tipo_usuario', { length: 20 }),
+  perfilHotspot: varchar('perfil_hotspot', { length: 100 }),
+  limiteMinutos: integer('limite_minutos'),
+  errorCodigo: varchar('error_codigo', { length: 50 }),
+  errorDetalle: text('error_detalle'),
+  cobroIntentadoEn: ts('cobro_intentado_en'),
+  entregaLimite: ts('entrega_limite'),
+  intentosEntrega: integer('intentos_entrega').notNull().default(0),
+  reembolsoId: varchar('reembolso_id', { length: 100 }),
+  reembolsadaEn: ts('reembolsada_en'),
+  actualizadaEn: ts('actualizada_en'),
 });
 
 export const auditoria = pgTable('auditoria', {

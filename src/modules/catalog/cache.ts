@@ -1,0 +1,98 @@
+/**
+ * In-memory cache of the captive portal's hottest reads (public config and catalog), per router.
+ * Bodies are stored already serialized, with their ETag, so a hit costs a map lookup.
+ *
+ * Invalidation rides the change bus (PostgreSQL NOTIFY, so every instance hears it within milliseconds):
+ * `catalog:<routerId>` and `router:<routerId>` drop that router's entries, `empresa:<id>` drops every
+ * router of that company, `*` drops everything. A load that started before an invalidation is not stored
+ * (generation check), and entries also expire on their own as a safety net.
+ */
+import { createHash } from 'node:crypto';
+import type { ChangeBus } from '../../infra/bus.js';
+
+export interface CachedBody {
+  body: string;
+  etag: string;
+}
+
+export function cachedBody(value: unknown): CachedBody {
+  const body = JSON.stringify(value);
+  return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
+}
+
+/** RFC 9110 If-None-Match: a list of entity tags (weak comparison) or `*`. */
+export function etagMatches(ifNoneMatch: string | string[] | undefined, etag: string): boolean {
+  if (!ifNoneMatch) return false;
+  const header = Array.isArray(ifNoneMatch) ? ifNoneMatch.join(',') : ifNoneMatch;
+  const bare = etag.replace(/^W\//, '');
+  return header.split(',').some((t) => {
+    const tag = t.trim();
+    return tag === '*' || tag.replace(/^W\//, '') === bare;
+  });
+}
+
+interface Entry<T> {
+  empresaId: string;
+  routerId: string;
+  value: T;
+  storedAt: number;
+}
+
+const TTL_MS = 5 * 60_000;
+const MAX_ENTRIES = 20_000;
+
+export class RouterScopedCache<T> {
+  private readonly entries = new Map<string, Entry<T>>();
+  private readonly loading = new Map<string, Promise<T>>();
+  private generation = 0;
+
+  constructor(bus: ChangeBus | null, private readonly now: () => number = Date.now) {
+    bus?.subscribe((topic) => this.onChange(topic));
+  }
+
+  private key(empresaId: string, routerId: string): string {
+    return `${empresaId}\u0000${routerId}`;
+  }
+
+  async get(empresaId: string, routerId: string, load: () => Promise<T>): Promise<T> {
+    const key = this.key(empresaId, routerId);
+    const hit = this.entries.get(key);
+    if (hit && this.now() - hit.storedAt < TTL_MS) return hit.value;
+    const pending = this.loading.get(key);
+    if (pending) return pending;
+    const generation = this.generation;
+    const p = load()
+      .then((value) => {
+        // Something changed while we were reading: serve this answer, but do not keep it.
+        if (generation === this.generation) {
+          if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
+          this.entries.set(key, { empresaId, routerId, value, storedAt: this.now() });
+        }
+        return value;
+      })
+      .finally(() => {
+        if (this.loading.get(key) === p) this.loading.delete(key);
+      });
+    this.loading.set(key, p);
+    return p;
+  }
+
+  onChange(topic: string): void {
+    const sep = topic.indexOf(':');
+    const kind = sep < 0 ? topic : topic.slice(0, sep);
+    const id = sep < 0 ? '' : topic.slice(sep + 1);
+    let drop: ((e: Entry<T>) => boolean) | null = null;
+    if (topic === '*') drop = () => true;
+    else if (kind === 'catalog' || kind === 'router') drop = (e) => e.routerId === id;
+    else if (kind === 'empresa') drop = (e) => e.empresaId === id;
+    if (!drop) return;
+    this.generation++;
+    // In-flight loads may hold the old data: forget them so the next reader starts a fresh one.
+    this.loading.clear();
+    for (const [k, e] of this.entries) if (drop(e)) this.entries.delete(k);
+  }
+
+  clear(): void {
+    this.onChange('*');
+  }
+}

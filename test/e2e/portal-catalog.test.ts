@@ -1,0 +1,75 @@
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { browserUnavailable, startPortalWorld, type PortalWorld } from './harness.js';
+
+const skip = browserUnavailable();
+if (skip) console.log(`# OMITIDO: ${skip}`);
+
+describe('captive portal in Chromium: company and catalog at 360 px', { skip: skip ?? false }, () => {
+  let w: PortalWorld;
+  before(async () => {
+    w = await startPortalWorld();
+  });
+  after(async () => w?.close());
+
+  it('shows the company, its logo and the three plans with their details, without horizontal scroll', async () => {
+    const { context, page } = await w.phone();
+    try {
+      const errors: string[] = [];
+      page.on('pageerror', (e) => errors.push(e.message));
+      await page.goto(w.web.pageUrl({ mac: '02:11:22:33:44:01', ip: '10.5.50.11' }));
+      await page.locator('#catalogo').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#empresa-nombre').textContent(), 'Café Internet La Esquina');
+      assert.equal(await page.locator('#router-ubicacion').textContent(), 'Terraza, planta alta');
+      await page.waitForFunction(() => {
+        const img = document.getElementById('logo') as HTMLImageElement;
+        return !img.hidden && img.complete && img.naturalWidth > 0;
+      });
+
+      const plans = page.locator('.plan');
+      assert.equal(await plans.count(), 3);
+      const names = await page.locator('.plan-nombre').allTextContents();
+      assert.deepEqual(names, ['Ficha 1 hora', 'Ficha 1 día', 'Ficha 1 semana']);
+      const prices = (await page.locator('.plan-precio').allTextContents()).map((s) => s.replace(/\s/g, ' '));
+      assert.deepEqual(prices, ['$10.00', '$35.50', '$149.99']);
+      // detalles come as {texto} objects and as legacy strings ({value}); both are shown, bullets trimmed.
+      assert.deepEqual(await plans.nth(0).locator('.plan-detalles li').allTextContents(), ['Velocidad de 10 Mbps', '1 dispositivo']);
+      assert.deepEqual(await plans.nth(1).locator('.plan-detalles li').allTextContents(), ['Velocidad de 20 Mbps', 'Videollamadas sin cortes']);
+      assert.equal(await plans.nth(1).locator('.etiqueta').textContent(), 'Recomendado');
+
+      const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+      assert.equal(overflow, 0, 'no horizontal scroll at 360 px');
+      await w.shot(page, 'catalogo', 'catalogo-360px');
+
+      // Choosing a plan opens the payment form with the plan and price.
+      await plans.nth(0).getByRole('button', { name: /Comprar/ }).click();
+      await page.locator('#pago').waitFor({ state: 'visible' });
+      assert.equal(await page.locator('#pagar').textContent(), 'Pagar $10.00');
+      await w.shot(page, 'catalogo', 'formulario-pago');
+      assert.deepEqual(errors, []);
+    } finally {
+      await context.close();
+    }
+  });
+
+  it('tells the person when the card data is wrong, before anything is charged', async () => {
+    const { context, page } = await w.phone();
+    try {
+      await page.goto(w.web.pageUrl({ mac: '02:11:22:33:44:02', ip: '10.5.50.12' }));
+      await page.locator('.plan').first().getByRole('button', { name: /Comprar/ }).click();
+      await page.fill('#f-nombre', 'Ana López');
+      await page.fill('#f-email', 'ana@example.com');
+      await page.fill('#f-numero', '4242 4242 4242 4241');
+      await page.fill('#f-vence', '12/30');
+      await page.fill('#f-cvc', '123');
+      await page.click('#pagar');
+      await page.locator('#error-pago').waitFor({ state: 'visible' });
+      assert.match(String(await page.locator('#error-pago').textContent()), /Revise: número de tarjeta/);
+      assert.equal(await page.locator('#f-numero').getAttribute('aria-invalid'), 'true');
+      await w.shot(page, 'catalogo', 'tarjeta-invalida');
+      assert.equal(w.conekta.state.requests.length, 0, 'the gateway was never called');
+    } finally {
+      await context.close();
+    }
+  });
+});
