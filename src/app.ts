@@ -4,19 +4,28 @@
  */
 import { randomUUID } from 'node:crypto';
 import Fastify from 'fastify';
-import cors from '@fastify/cors';
-import helmet from '@fastify/helmet';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
 import swaggerUi from '@fastify/swagger-ui';
 import type { TypeBoxTypeProvider } from '@fastify/type-provider-typebox';
 import type { AppContext } from './context.js';
 import type { App } from './infra/http/types.js';
-import { registerErrorHandling } from './infra/http/error-handling.js';
+import { frameworkErrors, registerErrorHandling } from './infra/http/error-handling.js';
+import { registerSecurityHeaders } from './infra/http/security-headers.js';
+import { registerCors } from './infra/http/cors.js';
 import pino from 'pino';
+import { requestChildLogger } from './infra/logging.js';
 import { createGuards, type Guards } from './modules/auth/guards.js';
 import authRoutes from './modules/auth/routes.js';
+import companyModule from './modules/company/index.js';
+import catalogRoutes from './modules/catalog/routes.js';
 import systemRoutes from './modules/system/routes.js';
+import hotspotRoutes from './modules/hotspot/routes.js';
+import paymentRoutes from './modules/payments/routes.js';
+import webhookRoutes from './modules/payments/webhook-routes.js';
+import portalRoutes from './modules/portal/routes.js';
+import { PORTAL_CORS, isPortalApiPath } from './modules/portal/cors.js';
+import tenantsRoutes from './modules/tenants/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -39,8 +48,10 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     },
     trustProxy: ctx.config.trustProxy,
     bodyLimit: 1024 * 1024,
-    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true } },
+    ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
     return503OnClosing: true,
+    frameworkErrors,
+    childLoggerFactory: requestChildLogger,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;
 
   app.decorate('ctx', ctx);
@@ -50,28 +61,35 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   registerErrorHandling(app);
 
-  app.addHook('onRequest', async (request, reply) => {
+  // Callback-style hooks: they run on every request, and an async hook costs a promise each.
+  app.addHook('onRequest', (request, reply, done) => {
     reply.header('x-request-id', request.id);
+    done();
   });
-  app.addHook('onResponse', async (request, reply) => {
+  app.addHook('onResponse', (request, reply, done) => {
     ctx.metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },
       reply.elapsedTime / 1000,
     );
+    done();
   });
 
-  await app.register(helmet, {
+  // Helmet's headers, computed once (see security-headers.ts: per-request helmet was a measurable cost).
+  registerSecurityHeaders(app, {
     // The API serves JSON, logos embedded by captive portals on other origins, and the docs UI.
     contentSecurityPolicy: false,
     crossOriginResourcePolicy: { policy: 'cross-origin' },
   });
   const origins = ctx.config.corsOrigins;
-  await app.register(cors, {
+  const configuredCors = {
     // "*" means any origin, but then without credentials (the legacy reflected any origin with credentials).
     origin: origins.includes('*') ? true : origins.length > 0 ? origins : false,
     credentials: !origins.includes('*'),
     methods: ['GET', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS'],
-  });
+  };
+  // Captive-portal endpoints answer any origin (see modules/portal/cors.ts); the rest, the configured ones.
+  // Both policies are prepared once (infra/http/cors.ts; @fastify/cors re-normalised them per request).
+  registerCors(app, (url) => (isPortalApiPath(url) ? PORTAL_CORS : configuredCors));
   await app.register(rateLimit, { global: false });
 
   await app.register(swagger, {
@@ -90,6 +108,13 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
 
   await app.register(systemRoutes);
   await app.register(authRoutes, { prefix: '/api/v1/auth' });
+  await app.register(paymentRoutes);
+  await app.register(webhookRoutes);
+  await app.register(hotspotRoutes, { prefix: '/api/v1' });
+  await app.register(companyModule);
+  await app.register(catalogRoutes);
+  await app.register(tenantsRoutes);
+  await app.register(portalRoutes);
 
   await app.ready();
   return app;

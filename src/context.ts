@@ -12,8 +12,14 @@ import { PasswordHasher } from './modules/auth/passwords.js';
 import { SessionTokens } from './modules/auth/session-tokens.js';
 import { RouterKeyService } from './modules/auth/router-keys.js';
 import { LoginLimiter } from './modules/auth/login-limiter.js';
+import { Redis } from 'ioredis';
 import { AuditLog } from './modules/tenants/audit.js';
 import { bootstrapSuperAdmin } from './modules/auth/service.js';
+import { HotspotService } from './modules/hotspot/service.js';
+import { CatalogService } from './modules/catalog/service.js';
+import { CompanyService } from './modules/company/service.js';
+import { TelegramService } from './modules/notifications/telegram.js';
+import { PaymentsService } from './modules/payments/service.js';
 
 export interface AppContext {
   config: Config;
@@ -27,6 +33,11 @@ export interface AppContext {
   routerKeys: RouterKeyService;
   loginLimiter: LoginLimiter;
   audit: AuditLog;
+  catalog: CatalogService;
+  companies: CompanyService;
+  telegram: TelegramService;
+  hotspot: HotspotService;
+  payments: PaymentsService;
   /** Stop background activity and release resources (not the database: `db.close()`). */
   stop(): Promise<void>;
 }
@@ -36,20 +47,41 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const bus = new ChangeBus(db, logger);
   await bus.start();
   const metrics = createMetrics();
+  const secrets = createSecretBoxes(config.secretKey, config.encryptionKeyMercadoPago);
+  // Optional Redis shared by instances for rate-limit counters; never blocks a request when it is down.
+  const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;
+  redis?.on('error', () => undefined);
+  const hotspot = new HotspotService({ db, secrets: secrets.general, config: config.routeros, logger });
   const routerKeys = new RouterKeyService(db, config.jwtApikeySecret, config.jwtAlgorithm, config.jwtApikeyExpireDays, { bus, metrics, logger });
+  const audit = new AuditLog(db.orm);
+  const companies = new CompanyService(db, secrets, config);
+  const catalog = new CatalogService(db, bus, config);
+  const telegram = new TelegramService(config.telegramApiBase, logger);
+  const payments = new PaymentsService({ config, logger, db, secrets, audit, catalog, companies, telegram, hotspot: () => hotspot });
   const ctx: AppContext = {
     config,
     logger,
     db,
     bus,
     metrics,
-    secrets: createSecretBoxes(config.secretKey, config.encryptionKeyMercadoPago),
+    secrets,
     passwords: new PasswordHasher(config.bcryptRounds),
     sessions: new SessionTokens(config.jwtSessionSecret, config.jwtAlgorithm, config.jwtSessionExpireHours),
     routerKeys,
-    loginLimiter: new LoginLimiter(config.loginMaxFailuresPerAccount, config.loginMaxFailuresPerIp, config.loginWindowSeconds),
-    audit: new AuditLog(db.orm),
+    loginLimiter: new LoginLimiter(config.loginMaxFailuresPerAccount, config.loginMaxFailuresPerIp, config.loginWindowSeconds, redis ?? undefined, (err) =>
+      logger.warn({ err: err.message }, 'Redis no disponible para los límites de login; se usa memoria local'),
+    ),
+    audit,
+    catalog,
+    companies,
+    telegram,
+    hotspot,
+    payments,
     async stop() {
+      // Background jobs finish before the routers and the database go away.
+      await payments.stopWorkers();
+      await hotspot.stop();
+      redis?.disconnect();
       await routerKeys.stop();
       await bus.stop();
     },

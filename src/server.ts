@@ -20,6 +20,8 @@ export async function startService(config: Config): Promise<RunningService> {
   const ctx = await startContext(config, logger);
   const app = await buildApp(ctx);
   await app.listen({ host: config.host, port: config.port });
+  // Delivery, refunds, reconciliation and notifications (any number of instances may run them).
+  if (config.workersEnabled) await ctx.payments.startWorkers();
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -30,7 +32,9 @@ export async function startService(config: Config): Promise<RunningService> {
     url: `http://${host}:${port}`,
     stop() {
       stopping ??= (async () => {
+        // In-flight requests (purchases included) finish first, then the background jobs in progress.
         await app.close();
+        await ctx.payments.stopWorkers();
         await ctx.stop();
         await ctx.db.close();
       })();

@@ -1,0 +1,234 @@
+/**
+ * Durable jobs in PostgreSQL (the transactional outbox). A job is enqueued inside the caller's database
+ * transaction, so it exists exactly when the change that needs it commits. Any number of instances run
+ * workers: a worker claims due jobs with `FOR UPDATE SKIP LOCKED` and leases them (`locked_until`); a job
+ * whose worker died is picked up again when the lease ends; a running job renews its lease (heartbeat), so
+ * leases can be short. Handlers must be idempotent (a job may run more than once). Failures are retried
+ * with exponential backoff.
+ */
+import { sql } from 'drizzle-orm';
+import type { Logger } from 'pino';
+import type { Database, Executor } from './db/index.js';
+
+export interface OutboxJob {
+  id: number;
+  kind: string;
+  payload: Record<string, unknown>;
+  /** Including this run. */
+  attempts: number;
+}
+
+/** Done (undefined), or run again later without counting it as an error. */
+export type JobResult = void | { retryInMs: number; note?: string };
+export type JobHandler = (job: OutboxJob) => Promise<JobResult>;
+
+export interface EnqueueOptions {
+  delayMs?: number;
+  /** At most one unfinished job per key; a second enqueue with the key is ignored. */
+  dedupeKey?: string;
+}
+
+export interface OutboxOptions {
+  pollMs?: number;
+  concurrency?: number;
+  leaseMs?: number;
+  baseBackoffMs?: number;
+  maxBackoffMs?: number;
+}
+
+const CHANNEL = 'outbox';
+
+/** Enqueue inside `executor` (a transaction to make the job atomic with the caller's writes). Returns the id, or null when deduplicated. */
+export async function enqueue(executor: Executor, kind: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}): Promise<number | null> {
+  const delaySeconds = Math.max(0, opts.delayMs ?? 0) / 1000;
+  const result = await executor.execute(sql`
+    INSERT INTO outbox (kind, payload, dedupe_key, run_at)
+    VALUES (${kind}, ${JSON.stringify(payload)}::jsonb, ${opts.dedupeKey ?? null}, now() + make_interval(secs => ${delaySeconds}::double precision))
+    ON CONFLICT (dedupe_key) WHERE done_at IS NULL AND dedupe_key IS NOT NULL DO NOTHING
+    RETURNING id`);
+  // Wake workers on every instance when the transaction commits.
+  await executor.execute(sql`SELECT pg_notify(${CHANNEL}, ${kind})`);
+  const rows = (result as unknown as { rows: { id: number | string }[] }).rows ?? [];
+  return rows.length > 0 ? Number(rows[0].id) : null;
+}
+
+export class Outbox {
+  private readonly handlers = new Map<string, JobHandler>();
+  private readonly inflight = new Set<Promise<void>>();
+  private running = false;
+  private loopDone: Promise<void> | null = null;
+  private wakeUp: (() => void) | null = null;
+  private unlisten: (() => Promise<void>) | null = null;
+  private readonly opts: Required<OutboxOptions>;
+
+  constructor(
+    private readonly db: Database,
+    private readonly logger: Logger,
+    opts: OutboxOptions = {},
+  ) {
+    this.opts = { pollMs: 1000, concurrency: 4, leaseMs: 10_000, baseBackoffMs: 1000, maxBackoffMs: 5 * 60_000, ...opts };
+  }
+
+  on(kind: string, handler: JobHandler): void {
+    this.handlers.set(kind, handler);
+  }
+
+  enqueue(executor: Executor, kind: string, payload: Record<string, unknown>, opts?: EnqueueOptions): Promise<number | null> {
+    return enqueue(executor, kind, payload, opts);
+  }
+
+  get isRunning(): boolean {
+    return this.running;
+  }
+
+  async start(): Promise<void> {
+    if (this.running) return;
+    this.running = true;
+    try {
+      this.unlisten = await this.db.listen(CHANNEL, () => this.wake());
+    } catch (err) {
+      this.logger.warn({ err: (err as Error).message }, 'outbox: LISTEN no disponible, solo sondeo');
+    }
+    this.loopDone = this.loop();
+  }
+
+  /** Stop claiming, then wait for the jobs in progress to finish. */
+  async stop(): Promise<void> {
+    if (!this.running) return;
+    this.running = false;
+    this.wake();
+    await this.loopDone;
+    await Promise.allSettled([...this.inflight]);
+    await this.unlisten?.().catch(() => undefined);
+    this.unlisten = null;
+  }
+
+  wake(): void {
+    const w = this.wakeUp;
+    this.wakeUp = null;
+    w?.();
+  }
+
+  private async loop(): Promise<void> {
+    while (this.running) {
+      const free = this.opts.concurrency - this.inflight.size;
+      let claimed = 0;
+      if (free > 0) {
+        try {
+          const jobs = await this.claim(free);
+          claimed = jobs.length;
+          for (const job of jobs) this.track(this.execute(job));
+        } catch (err) {
+          this.logger.warn({ err: (err as Error).message }, 'outbox: no se pudieron reclamar trabajos');
+        }
+      }
+      if (!this.running) break;
+      if (claimed > 0 && claimed === free) continue;
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, this.opts.pollMs);
+        this.wakeUp = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+    }
+  }
+
+  private track(p: Promise<void>): void {
+    this.inflight.add(p);
+    void p.finally(() => {
+      this.inflight.delete(p);
+      this.wake();
+    });
+  }
+
+  private async claim(limit: number, onlyId?: number): Promise<OutboxJob[]> {
+    const kinds = [...this.handlers.keys()];
+    if (kinds.length === 0) return [];
+    const leaseSeconds = this.opts.leaseMs / 1000;
+    const rows = await this.db.query<{ id: number | string; kind: string; payload: unknown; attempts: number }>(
+      `UPDATE outbox SET locked_until = now() + make_interval(secs => $1::double precision), attempts = attempts + 1
+        WHERE id IN (
+          SELECT id FROM outbox
+           WHERE done_at IS NULL AND (run_at <= now() OR $4::bigint IS NOT NULL) AND (locked_until IS NULL OR locked_until < now())
+             AND kind = ANY($2::text[]) AND ($4::bigint IS NULL OR id = $4::bigint)
+           ORDER BY run_at, id
+           LIMIT $3
+           FOR UPDATE SKIP LOCKED)
+        RETURNING id, kind, payload, attempts`,
+      [leaseSeconds, kinds, limit, onlyId ?? null],
+    );
+    return rows.map((r) => ({
+      id: Number(r.id),
+      kind: r.kind,
+      payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
+      attempts: r.attempts,
+    }));
+  }
+
+  private async execute(job: OutboxJob): Promise<void> {
+    const handler = this.handlers.get(job.kind);
+    if (!handler) return;
+    // Keep the lease while the handler runs; if this process dies, the lease runs out soon after.
+    const heartbeat = setInterval(() => {
+      this.db
+        .query('UPDATE outbox SET locked_until = now() + make_interval(secs => $2::double precision) WHERE id = $1 AND done_at IS NULL', [job.id, this.opts.leaseMs / 1000])
+        .catch(() => undefined);
+    }, Math.max(100, Math.floor(this.opts.leaseMs / 3)));
+    try {
+      const result = await handler(job);
+      if (result && typeof result === 'object' && 'retryInMs' in result) {
+        await this.reschedule(job.id, result.retryInMs, result.note ?? null);
+      } else {
+        await this.db.query('UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = $1', [job.id]);
+      }
+    } catch (err) {
+      const delay = this.backoff(job.attempts);
+      const message = err instanceof Error ? err.message : String(err);
+      this.logger.warn({ job: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err: message }, 'outbox: trabajo fallido, se reintentará');
+      await this.reschedule(job.id, delay, message).catch((e: unknown) =>
+        this.logger.error({ job: job.id, err: (e as Error).message }, 'outbox: no se pudo reprogramar (el arrendamiento lo liberará)'),
+      );
+    } finally {
+      clearInterval(heartbeat);
+    }
+  }
+
+  private async reschedule(id: number, delayMs: number, note: string | null): Promise<void> {
+    await this.db.query(
+      `UPDATE outbox SET run_at = now() + make_interval(secs => $2::double precision), locked_until = NULL, last_error = $3 WHERE id = $1`,
+      [id, Math.max(0, delayMs) / 1000, note?.slice(0, 2000) ?? null],
+    );
+  }
+
+  backoff(attempts: number): number {
+    const exp = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attempts - 1));
+    return Math.round(exp * (0.8 + Math.random() * 0.4));
+  }
+
+  /**
+   * Run one job right now in this process, even if it is scheduled later (e.g. the first delivery attempt
+   * inside the purchase request, enqueued a little in the future so that workers leave it to the request),
+   * unless a worker holds it. Resolves true when it ran.
+   */
+  async runNow(jobId: number): Promise<boolean> {
+    const [job] = await this.claim(1, jobId);
+    if (!job) return false;
+    const p = this.execute(job);
+    this.track(p);
+    await p;
+    return true;
+  }
+
+  /** Run every due job once, in this process (tests and draining). Returns how many ran. */
+  async drain(maxRounds = 50): Promise<number> {
+    let total = 0;
+    for (let i = 0; i < maxRounds; i++) {
+      const jobs = await this.claim(this.opts.concurrency);
+      if (jobs.length === 0) break;
+      total += jobs.length;
+      await Promise.all(jobs.map((j) => this.execute(j)));
+    }
+    return total;
+  }
+}

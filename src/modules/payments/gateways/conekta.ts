@@ -1,0 +1,206 @@
+/**
+ * Conekta adapter: card orders (API 2.1.0, Basic auth with the private key), read-back by id or by our
+ * reference (stored in the order metadata), refunds, and webhooks signed with the account's webhook key
+ * (RSA-SHA256 of the raw body, base64 in the `digest` header).
+ */
+import { createPublicKey, verify as verifySignature } from 'node:crypto';
+import {
+  type ChargeRequest,
+  type ChargeResult,
+  type GatewayPayment,
+  GatewayRefusedError,
+  GatewayUnavailableError,
+  type PaymentGateway,
+  type PaymentStatus,
+  type RefundResult,
+  type WebhookInput,
+  type WebhookNotice,
+  header,
+} from './types.js';
+import { type HttpOutcome, isObject, requestJson, str } from './http.js';
+import {
+  HTTP_STATUS_MAP,
+  INTERNAL_MESSAGE,
+  INVALID_TOKEN_MESSAGE,
+  LEGACY_REFUSED_TOKEN,
+  TIMEOUT_MESSAGE,
+  errorMessage,
+  extractError,
+  paymentStatusMessage,
+} from './conekta-tables.js';
+
+export const CONEKTA_ACCEPT = 'application/vnd.conekta-v2.1.0+json';
+const USER_AGENT = 'MikroTik-Payment-API/1.0';
+
+export interface ConektaCredentials {
+  privateKey: string;
+}
+
+/** Order payment_status → our status. */
+const STATUS_MAP: Readonly<Record<string, PaymentStatus>> = {
+  paid: 'approved',
+  pending_payment: 'pending',
+  pending: 'pending',
+  pre_authorized: 'pending',
+  declined: 'rejected',
+  failed: 'rejected',
+  expired: 'cancelled',
+  canceled: 'cancelled',
+  cancelled: 'cancelled',
+  voided: 'cancelled',
+  refunded: 'refunded',
+  partially_refunded: 'refunded',
+  chargeback: 'charged_back',
+  charged_back: 'charged_back',
+};
+
+/** Legacy phone rule: +52 + 10 digits, or the fixed placeholder Conekta accepts. */
+export function conektaPhone(phone: string | null): string {
+  const digits = (phone ?? '').replace(/\D/g, '');
+  if (digits.length === 12 && digits.startsWith('52')) return `+${digits}`;
+  if (digits.length === 10) return `+52${digits}`;
+  return '+521234567890';
+}
+
+export function orderToPayment(order: Record<string, unknown>): GatewayPayment {
+  const rawStatus = str(order.payment_status) ?? '';
+  const metadata = isObject(order.metadata) ? order.metadata : {};
+  const charges = isObject(order.charges) && Array.isArray(order.charges.data) ? order.charges.data : [];
+  const charge = isObject(charges[0]) ? charges[0] : {};
+  return {
+    id: str(order.id) ?? '',
+    status: STATUS_MAP[rawStatus.toLowerCase()] ?? 'unknown',
+    rawStatus,
+    statusDetail: str(charge.failure_code) ?? str(charge.status) ?? '',
+    amountCents: typeof order.amount === 'number' ? order.amount : null,
+    currency: str(order.currency),
+    reference: str(metadata.referencia),
+    raw: order,
+  };
+}
+
+export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
+  readonly name = 'conekta' as const;
+
+  constructor(private readonly opts: { apiBase: string; timeoutMs: number }) {}
+
+  private headers(creds: ConektaCredentials, idempotencyKey?: string): Record<string, string> {
+    const h: Record<string, string> = {
+      accept: CONEKTA_ACCEPT,
+      'content-type': 'application/json',
+      authorization: `Basic ${Buffer.from(`${creds.privateKey}:`).toString('base64')}`,
+      'user-agent': USER_AGENT,
+      'accept-language': 'es',
+    };
+    if (idempotencyKey) h['idempotency-key'] = idempotencyKey;
+    return h;
+  }
+
+  private call(creds: ConektaCredentials, method: 'GET' | 'POST', path: string, body?: unknown, idempotencyKey?: string): Promise<HttpOutcome> {
+    return requestJson({ method, url: `${this.opts.apiBase}${path}`, headers: this.headers(creds, idempotencyKey), body, timeoutMs: this.opts.timeoutMs });
+  }
+
+  async charge(creds: ConektaCredentials, req: ChargeRequest): Promise<ChargeResult> {
+    if (!req.cardToken || req.cardToken === LEGACY_REFUSED_TOKEN) {
+      return { outcome: 'declined', payment: null, httpStatus: 400, message: INVALID_TOKEN_MESSAGE, code: 'invalid_card_token' };
+    }
+    const body = {
+      currency: req.currency.toUpperCase(),
+      customer_info: { name: req.customer.name, email: req.customer.email, phone: conektaPhone(req.customer.phone) },
+      line_items: [{ name: req.productName.slice(0, 250), unit_price: req.amountCents, quantity: 1 }],
+      charges: [{ payment_method: { type: 'card', token_id: req.cardToken } }],
+      metadata: { ...req.metadata, referencia: req.referencia },
+    };
+    const r = await this.call(creds, 'POST', '/orders', body, req.referencia);
+    if (r.kind === 'timeout') return { outcome: 'unknown', reason: 'timeout', httpStatus: 504, message: TIMEOUT_MESSAGE, code: 'gateway_timeout' };
+    if (r.kind === 'network') return { outcome: 'unknown', reason: 'network', httpStatus: 500, message: INTERNAL_MESSAGE, code: 'gateway_unreachable' };
+    if (r.status === 200) {
+      // A 200 without an order we can read (the legacy crashed here after a possible charge): find out later.
+      if (!isObject(r.json) || typeof r.json.payment_status !== 'string' || !str(r.json.id)) {
+        return { outcome: 'unknown', reason: 'bad_response', httpStatus: 500, message: INTERNAL_MESSAGE, code: 'gateway_bad_response' };
+      }
+      const payment = orderToPayment(r.json);
+      if (payment.rawStatus.toLowerCase() === 'paid') return { outcome: 'approved', payment };
+      return { outcome: 'declined', payment, httpStatus: 402, message: paymentStatusMessage(payment.rawStatus), code: 'payment_not_paid' };
+    }
+    const { code, technical } = extractError(r.json);
+    const mapped = errorMessage(code, technical);
+    const status = HTTP_STATUS_MAP[r.status];
+    if (status !== undefined) return { outcome: 'declined', payment: null, httpStatus: status, message: mapped.message, code: `conekta_${mapped.key}` };
+    // 5xx (or an unexpected status): Conekta may have created the order.
+    return { outcome: 'unknown', reason: 'server_error', httpStatus: 500, message: mapped.message, code: 'gateway_error' };
+  }
+
+  async getPayment(creds: ConektaCredentials, orderId: string): Promise<GatewayPayment | null> {
+    const r = await this.call(creds, 'GET', `/orders/${encodeURIComponent(orderId)}`);
+    if (r.kind === 'response' && r.status === 200 && isObject(r.json)) return orderToPayment(r.json);
+    if (r.kind === 'response' && r.status === 404) return null;
+    throw unavailable(r);
+  }
+
+  async findByReference(creds: ConektaCredentials, referencia: string): Promise<GatewayPayment | null> {
+    const r = await this.call(creds, 'GET', `/orders?search=${encodeURIComponent(referencia)}&limit=20`);
+    if (r.kind !== 'response' || r.status !== 200 || !isObject(r.json)) throw unavailable(r);
+    const data = Array.isArray(r.json.data) ? r.json.data : [];
+    const found = data.filter(isObject).map(orderToPayment).filter((p) => p.reference === referencia);
+    return found.find((p) => p.status !== 'rejected' && p.status !== 'unknown') ?? found[0] ?? null;
+  }
+
+  async refund(creds: ConektaCredentials, orderId: string, idempotencyKey: string): Promise<RefundResult> {
+    const r = await this.call(creds, 'POST', `/orders/${encodeURIComponent(orderId)}/refunds`, { reason: 'requested_by_client' }, idempotencyKey);
+    if (r.kind === 'response' && r.status === 200 && isObject(r.json)) {
+      const payment = orderToPayment(r.json);
+      const refunds = isObject(r.json.charges) && Array.isArray(r.json.charges.data) && isObject(r.json.charges.data[0]) ? r.json.charges.data[0].refunds : null;
+      const list = isObject(refunds) && Array.isArray(refunds.data) ? refunds.data : [];
+      const last = isObject(list[list.length - 1]) ? (list[list.length - 1] as Record<string, unknown>) : null;
+      return { refundId: last ? str(last.id) : null, payment };
+    }
+    if (r.kind === 'response' && r.status >= 400 && r.status < 500) {
+      // Already refunded (a retry after a lost answer) counts as done.
+      const current = await this.getPayment(creds, orderId);
+      if (current?.status === 'refunded') return { refundId: null, payment: current };
+      const { code, technical } = extractError(r.json);
+      throw new GatewayRefusedError(errorMessage(code, technical).message, r.status);
+    }
+    throw unavailable(r);
+  }
+
+  parseWebhook(input: WebhookInput): WebhookNotice | null {
+    let body: unknown;
+    try {
+      body = JSON.parse(input.rawBody);
+    } catch {
+      return null;
+    }
+    if (!isObject(body)) return null;
+    const data = isObject(body.data) ? body.data : {};
+    const object = isObject(data.object) ? data.object : {};
+    // Order events carry the order; charge events carry the charge with its order_id.
+    const orderId = str(object.object) === 'order' ? str(object.id) : (str(object.order_id) ?? null);
+    const metadata = isObject(object.metadata) ? object.metadata : {};
+    return {
+      eventId: str(body.id) ?? '',
+      type: str(body.type) ?? 'unknown',
+      action: str(body.type),
+      paymentId: orderId,
+      reference: str(metadata.referencia),
+    };
+  }
+
+  verifyWebhook(input: WebhookInput, publicKeyPem: string): boolean {
+    const digest = header(input.headers, 'digest');
+    if (!digest) return false;
+    try {
+      const key = createPublicKey(publicKeyPem);
+      return verifySignature('sha256', Buffer.from(input.rawBody, 'utf8'), key, Buffer.from(digest, 'base64'));
+    } catch {
+      return false;
+    }
+  }
+}
+
+function unavailable(r: HttpOutcome): GatewayUnavailableError {
+  if (r.kind === 'timeout') return new GatewayUnavailableError('Conekta no respondió a tiempo');
+  if (r.kind === 'network') return new GatewayUnavailableError(`No se pudo conectar con Conekta (${r.message})`);
+  return new GatewayUnavailableError(`Conekta respondió ${r.status}`);
+}
