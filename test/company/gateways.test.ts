@@ -29,7 +29,7 @@ describe('gateway credentials: one storage rule for every endpoint', () => {
   it('GET conekta (private key masked) and GET mercado-pago (empty) keep the legacy shapes', async () => {
     const c = await req(a.token, 'GET', '/api/v1/admin/mi-empresa/conekta');
     assert.equal(c.statusCode, 200);
-    assert.deepEqual(c.data, { message: 'Configuración cargada', configuracion_actual: { conekta_public_key: 'key_test_public_fixture', conekta_mode: 'test', conekta_private_key: '********' } });
+    assert.deepEqual(c.data, { message: 'Configuración cargada', configuracion_actual: { conekta_public_key: 'key_test_public_fixture', conekta_mode: 'test', conekta_private_key: '********', conekta_webhook_configurado: false } });
     const m = await req(a.token, 'GET', '/api/v1/admin/mi-empresa/mercado-pago');
     assert.deepEqual(m.data, { message: 'Configuración cargada', configuracion_actual: { access_token: null, public_key: null, mode: 'test', webhook_secret: null } });
   });
@@ -42,7 +42,7 @@ describe('gateway credentials: one storage rule for every endpoint', () => {
     assert.ok(!r.conektaPrivateKey.includes('key_priv_test_123'));
     assert.equal(t.ctx.secrets.general.decrypt(r.conektaPrivateKey), 'key_priv_test_123');
     const get = await req(a.token, 'GET', '/api/v1/admin/mi-empresa/conekta');
-    assert.deepEqual(get.data.configuracion_actual, { conekta_public_key: 'key_pub_test_123', conekta_mode: 'live', conekta_private_key: '********' });
+    assert.deepEqual(get.data.configuracion_actual, { conekta_public_key: 'key_pub_test_123', conekta_mode: 'live', conekta_private_key: '********', conekta_webhook_configurado: false });
     const creds = await t.ctx.companies.getGatewayCredentials(a.empresa.id);
     assert.deepEqual(creds?.conekta, { privateKey: 'key_priv_test_123', publicKey: 'key_pub_test_123', mode: 'live' });
   });
@@ -242,5 +242,33 @@ describe('gateway credentials: one storage rule for every endpoint', () => {
       const st = await req(b.token, 'GET', url(b.empresa.id, 'estado-webhook'));
       assert.equal(st.data.estado, 'configurado');
     });
+  });
+});
+
+describe('Conekta webhook public key', () => {
+  let t: TestApp;
+  before(async () => {
+    t = await startTestApp();
+  });
+  after(async () => t.close());
+
+  it('is set and cleared through configurar-conekta, validated as PEM, and shown only as configured', async () => {
+    const { token } = await createTenant(t);
+    const { publicKey } = await import('node:crypto').then((c) => c.generateKeyPairSync('rsa', { modulusLength: 2048 }));
+    const pem = publicKey.export({ type: 'spki', format: 'pem' }).toString();
+    const post = (payload: Record<string, unknown>) => t.request({ method: 'POST', url: '/api/v1/admin/mi-empresa/configurar-conekta', headers: bearer(token), payload });
+    const status = async () => (await t.request({ method: 'GET', url: '/api/v1/admin/mi-empresa/conekta', headers: bearer(token) })).data.configuracion_actual;
+    assert.equal((await status()).conekta_webhook_configurado, false);
+    const bad = await post({ conekta_webhook_public_key: 'not a key' });
+    assert.equal(bad.statusCode, 422);
+    assert.deepEqual(bad.data.detail[0].loc, ['body', 'conekta_webhook_public_key']);
+    assert.equal((await post({ conekta_webhook_public_key: pem })).statusCode, 200);
+    const shown = await status();
+    assert.equal(shown.conekta_webhook_configurado, true);
+    assert.equal(JSON.stringify(shown).includes('BEGIN PUBLIC KEY'), false);
+    assert.equal((await post({ conekta_mode: 'live' })).statusCode, 200);
+    assert.equal((await status()).conekta_webhook_configurado, true, 'omitted means unchanged');
+    assert.equal((await post({ conekta_webhook_public_key: '' })).statusCode, 200);
+    assert.equal((await status()).conekta_webhook_configurado, false, '"" clears it');
   });
 });

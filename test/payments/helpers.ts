@@ -92,8 +92,15 @@ export async function createShop(t: TestApp, opts: { nombre?: string; webhookSec
   return { empresaId: empresa.id, empresaNombre: nombre, routerId: router.id, apiKey: router.apiKey, productId: p1.id, pinProductId: p2.id, adminToken, sim };
 }
 
-export async function setConektaWebhookKey(ctx: AppContext, empresaId: string, pem: string | null): Promise<void> {
-  await ctx.db.query('UPDATE empresas SET conekta_webhook_public_key = $2 WHERE id = $1', [empresaId, pem]);
+/** Configure Conekta's webhook public key the way a company admin does (through the API). */
+export async function setConektaWebhookKey(t: TestApp, adminToken: string, pem: string | null): Promise<void> {
+  const res = await t.request({
+    method: 'POST',
+    url: '/api/v1/admin/mi-empresa/configurar-conekta',
+    headers: { authorization: `Bearer ${adminToken}` },
+    payload: { conekta_webhook_public_key: pem ?? '' },
+  });
+  if (res.statusCode !== 200) throw new Error(`configurar-conekta: ${res.statusCode} ${res.body}`);
 }
 
 let seq = 0;

@@ -39,7 +39,7 @@ describe('recovery', () => {
     base = await listen(t);
     await t.ctx.payments.startWorkers();
     shop = await createShop(t, { webhookSecret: secret });
-    await setConektaWebhookKey(t.ctx, shop.empresaId, f.conekta.webhookPublicKey);
+    await setConektaWebhookKey(t, shop.adminToken, f.conekta.webhookPublicKey);
   });
   after(async () => {
     await t.close();

@@ -28,6 +28,8 @@ export const empresas = pgTable('empresas', {
   conektaPrivateKey: text('conekta_private_key').notNull(),
   conektaPublicKey: varchar('conekta_public_key', { length: 255 }).notNull(),
   conektaMode: varchar('conekta_mode', { length: 10 }).default('test'),
+  /** Conekta's webhook signing public key (PEM), set by the company; migration 0006. */
+  conektaWebhookPublicKey: text('conekta_webhook_public_key'),
   mercadoPagoAccessToken: text('mercado_pago_access_token'),
   mercadoPagoPublicKey: varchar('mercado_pago_public_key', { length: 255 }),
   mercadoPagoMode: varchar('mercado_pago_mode', { length: 20 }).default('test'),

@@ -35,10 +35,17 @@ const ConektaBody = Type.Object({
   conekta_private_key: Secret(),
   conekta_public_key: Secret(255),
   conekta_mode: ModeField,
+  /** Conekta's webhook public key (PEM, from its dashboard): once set, POST /api/v1/webhook/conekta requires a valid signature. */
+  conekta_webhook_public_key: Type.Optional(Nullable(Type.String({ maxLength: 4000 }))),
 });
 
-function conektaChanges(b: { conekta_private_key?: string | null; conekta_public_key?: string | null; conekta_mode?: string | null }) {
+function conektaChanges(b: { conekta_private_key?: string | null; conekta_public_key?: string | null; conekta_mode?: string | null; conekta_webhook_public_key?: string | null }) {
+  const webhookKey = interpret(b.conekta_webhook_public_key);
+  if (typeof webhookKey === 'string' && !/^-----BEGIN PUBLIC KEY-----[\s\S]+-----END PUBLIC KEY-----$/.test(webhookKey)) {
+    throw new ValidationFailed([{ type: 'value_error', loc: ['body', 'conekta_webhook_public_key'], msg: 'Debe ser una llave pública PEM (-----BEGIN PUBLIC KEY-----)' }]);
+  }
   return {
+    conektaWebhookPublicKey: webhookKey,
     conektaPrivateKey: interpret(b.conekta_private_key, true),
     conektaPublicKey: interpret(b.conekta_public_key),
     conektaMode: checkMode(b.conekta_mode, 'conekta_mode', LOOSE_MODES),
@@ -109,7 +116,12 @@ export default async function gatewayRoutes(app: App) {
         response: {
           200: Type.Object({
             message: Type.String(),
-            configuracion_actual: Type.Object({ conekta_public_key: Nullable(Type.String()), conekta_mode: Type.String(), conekta_private_key: Nullable(Type.String()) }),
+            configuracion_actual: Type.Object({
+              conekta_public_key: Nullable(Type.String()),
+              conekta_mode: Type.String(),
+              conekta_private_key: Nullable(Type.String()),
+              conekta_webhook_configurado: Type.Boolean(),
+            }),
           }),
           404: ErrorBody,
         },
@@ -119,7 +131,12 @@ export default async function gatewayRoutes(app: App) {
       const e = await loadEmpresa(ctx, currentUser(request).empresaId);
       return {
         message: 'Configuración cargada',
-        configuracion_actual: { conekta_public_key: e.conektaPublicKey, conekta_mode: e.conektaMode ?? 'test', conekta_private_key: masked(e.conektaPrivateKey) },
+        configuracion_actual: {
+          conekta_public_key: e.conektaPublicKey,
+          conekta_mode: e.conektaMode ?? 'test',
+          conekta_private_key: masked(e.conektaPrivateKey),
+          conekta_webhook_configurado: isSet(e.conektaWebhookPublicKey),
+        },
       };
     },
   );

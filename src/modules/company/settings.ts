@@ -34,6 +34,7 @@ export interface SettingsChanges {
   contactoTelefono?: Change;
   conektaPrivateKey?: Change;
   conektaPublicKey?: Change;
+  conektaWebhookPublicKey?: Change;
   conektaMode?: string;
   mercadoPagoAccessToken?: Change;
   mercadoPagoPublicKey?: Change;
@@ -78,6 +79,7 @@ export async function updateSettings(
   if (changes.conektaPrivateKey !== undefined) put('conektaPrivateKey', changes.conektaPrivateKey === null ? '' : general.encrypt(changes.conektaPrivateKey)!);
   if (changes.conektaPublicKey !== undefined) put('conektaPublicKey', changes.conektaPublicKey ?? '');
   if (changes.conektaMode !== undefined) put('conektaMode', changes.conektaMode);
+  if (changes.conektaWebhookPublicKey !== undefined) put('conektaWebhookPublicKey', changes.conektaWebhookPublicKey);
   if (changes.mercadoPagoAccessToken !== undefined) put('mercadoPagoAccessToken', mercadoPago.encrypt(changes.mercadoPagoAccessToken));
   if (changes.mercadoPagoPublicKey !== undefined) put('mercadoPagoPublicKey', changes.mercadoPagoPublicKey);
   if (changes.mercadoPagoMode !== undefined) put('mercadoPagoMode', changes.mercadoPagoMode);
