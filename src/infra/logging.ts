@@ -38,3 +38,23 @@ export function loggerOptions(level: string): LoggerOptions {
 export function createLogger(level: string, destination?: pino.DestinationStream): Logger {
   return destination ? pino(loggerOptions(level), destination) : pino(loggerOptions(level));
 }
+
+const { chindingsSym } = pino.symbols;
+const SAFE_REQUEST_ID = /^[A-Za-z0-9._-]{1,100}$/;
+
+/**
+ * Fastify's per-request child logger. pino's `child()` runs the redaction (wildcard paths) over the
+ * bindings on every request, about 2 µs of a ~30 µs captive-portal request; the only binding here is
+ * the request id, which is a UUID or a header value already restricted to [A-Za-z0-9._-] (see app.ts),
+ * so it is appended as pino itself would, without that pass. Anything else takes pino's own path.
+ */
+export function requestChildLogger<L extends { child(bindings: Record<string, unknown>, opts?: object): L }>(logger: L, bindings: Record<string, unknown>, opts: object): L {
+  const id = bindings.reqId;
+  let only = true;
+  for (const k in bindings) if (k !== 'reqId') only = false;
+  for (const _ in opts) only = false;
+  if (!only || typeof id !== 'string' || !SAFE_REQUEST_ID.test(id)) return logger.child(bindings, opts);
+  const child = Object.create(logger) as Record<symbol, string>;
+  child[chindingsSym] = `${(logger as unknown as Record<symbol, string>)[chindingsSym]},"reqId":"${id}"`;
+  return child as unknown as L;
+}

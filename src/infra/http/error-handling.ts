@@ -104,7 +104,96 @@ export function ajvToPydantic(errors: AjvError[], context: string, bodyMissing: 
   return items.length > 0 ? items : [{ type: 'value_error', loc: [where], msg: 'Invalid input' }];
 }
 
+/**
+ * Errors Fastify raises before routing (a malformed percent-encoding, a path parameter longer than the
+ * router accepts) bypass the error handler; answer them in the API's shape, without echoing the URL.
+ */
+export function frameworkErrors(error: FastifyError, _request: FastifyRequest, reply: FastifyReply): void {
+  if (error.code === 'FST_ERR_MAX_PARAM_LENGTH') {
+    void reply.code(414).send({ detail: 'La URL es demasiado larga', code: 'uri_too_long' });
+    return;
+  }
+  if (error.code === 'FST_ERR_BAD_URL') {
+    void reply.code(400).send({ detail: 'URL inválida', code: 'bad_url' });
+    return;
+  }
+  void reply.code(500).send({ detail: 'Error interno del servidor', code: 'internal_error' });
+}
+
+interface PathNode {
+  key: string | number;
+  parent: PathNode | null;
+}
+
+/** Text PostgreSQL cannot store: NUL, or a lone UTF-16 surrogate (a JSON "\\ud83d" escape parses to one; jsonb refuses it). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+const unstorable = (s: string) => s.includes('\u0000') || LONE_SURROGATE.test(s);
+
+function locOf(node: PathNode): (string | number)[] {
+  const out: (string | number)[] = [];
+  for (let n: PathNode | null = node; n; n = n.parent) out.unshift(n.key);
+  return out;
+}
+
+/** Where the first unstorable string of a parsed input is, or null (iterative: bodies may nest deeply). */
+function findUnstorable(root: unknown, part: string): (string | number)[] | null {
+  if (root === undefined || root === null) return null;
+  const stack: Array<[unknown, PathNode]> = [[root, { key: part, parent: null }]];
+  while (stack.length > 0) {
+    const [value, node] = stack.pop()!;
+    if (typeof value === 'string') {
+      if (unstorable(value)) return locOf(node);
+      continue;
+    }
+    if (value === null || typeof value !== 'object') continue;
+    // Parsed JSON and query strings only (the query parser's objects have their own empty prototype).
+    if (ArrayBuffer.isView(value) || typeof (value as { pipe?: unknown }).pipe === 'function') continue;
+    if (Array.isArray(value)) {
+      for (let i = value.length - 1; i >= 0; i--) stack.push([value[i], { key: i, parent: node }]);
+      continue;
+    }
+    for (const k in value) {
+      if (unstorable(k)) return locOf({ key: k, parent: node });
+      stack.push([(value as Record<string, unknown>)[k], { key: k, parent: node }]);
+    }
+  }
+  return null;
+}
+
+function checkStorable(request: FastifyRequest): void {
+  const loc = findUnstorable(request.params, 'path') ?? findUnstorable(request.query, 'query') ?? findUnstorable(request.body, 'body');
+  if (loc) throw new ValidationFailed([{ type: 'string_unicode', loc, msg: 'El texto contiene caracteres no válidos (NUL o Unicode mal formado)' }]);
+}
+
 export function registerErrorHandling(app: App): void {
+  // Refuse text the database cannot hold up front (422) instead of failing in the driver (500).
+  app.addHook('preValidation', (request, _reply, done) => {
+    try {
+      checkStorable(request);
+    } catch (err) {
+      return done(err as Error);
+    }
+    done();
+  });
+
+  // Ajv's type coercion turns "Infinity" and "1e309" in a query or path into Infinity and lets it through
+  // integer/maximum checks; the database then fails (500). Refuse non-finite numbers after validation.
+  app.addHook('preHandler', (request, _reply, done) => {
+    for (const [part, value] of [
+      ['query', request.query],
+      ['path', request.params],
+    ] as const) {
+      if (!value || typeof value !== 'object') continue;
+      for (const k in value) {
+        const v = (value as Record<string, unknown>)[k];
+        if (typeof v === 'number' && !Number.isFinite(v)) {
+          return done(new ValidationFailed([{ type: 'finite_number', loc: [part, k], msg: 'Input should be a finite number' }]));
+        }
+      }
+    }
+    done();
+  });
+
   // 404 vs 405: remember every route so an unknown method on a known path answers 405 like the legacy.
   const known = FindMyWay();
   app.addHook('onRoute', (route) => {

@@ -11,12 +11,13 @@ import { createHash } from 'node:crypto';
 import type { ChangeBus } from '../../infra/bus.js';
 
 export interface CachedBody {
-  body: string;
+  /** UTF-8 bytes: sent as they are, with no per-request encoding or length scan. */
+  body: Buffer;
   etag: string;
 }
 
 export function cachedBody(value: unknown): CachedBody {
-  const body = JSON.stringify(value);
+  const body = Buffer.from(JSON.stringify(value), 'utf8');
   return { body, etag: `"${createHash('sha256').update(body).digest('base64url').slice(0, 27)}"` };
 }
 
