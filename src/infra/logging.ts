@@ -1,34 +1,53 @@
 import pino, { type Logger, type LoggerOptions } from 'pino';
 
 /** Paths never written to a log line, wherever they appear. */
+/** Field names never written to a log line, at the top level or one level down. */
+const SECRET_FIELDS = [
+  'password',
+  'new_password',
+  'current_password',
+  'password_encrypted',
+  'access_token',
+  'api_key',
+  'new_api_key',
+  'token',
+  'secret',
+  'private_key',
+  'conekta_private_key',
+  'mercado_pago_access_token',
+  'webhook_secret',
+  'telegram_bot_token',
+  'token_tarjeta',
+  'card_token',
+  'contrasena',
+];
+
 export const REDACT_PATHS = [
   'req.headers.authorization',
   'req.headers["x-api-key"]',
   'req.headers.cookie',
   'headers.authorization',
   'headers["x-api-key"]',
-  '*.password',
-  '*.new_password',
-  '*.current_password',
-  '*.password_encrypted',
-  '*.access_token',
-  '*.api_key',
-  '*.new_api_key',
-  '*.token',
-  '*.secret',
-  '*.private_key',
-  '*.conekta_private_key',
-  '*.mercado_pago_access_token',
-  '*.webhook_secret',
-  '*.telegram_bot_token',
-  '*.token_tarjeta',
-  '*.card_token',
-  '*.contrasena',
+  ...SECRET_FIELDS,
+  ...SECRET_FIELDS.map((f) => `*.${f}`),
 ];
+
+/** Driver errors quote the query's parameters ("params: ..."); those can be secrets, so they never reach a log. */
+const withoutParams = (text: unknown) => (typeof text === 'string' ? text.replace(/\nparams: [^\n]*/g, '\nparams: [oculto]') : text);
+
+function errSerializer(err: unknown) {
+  if (!err || typeof err !== 'object') return withoutParams(err);
+  const out = pino.stdSerializers.err(err as Error) as unknown as Record<string, unknown>;
+  out.message = withoutParams(out.message);
+  out.stack = withoutParams(out.stack);
+  if ('params' in out) out.params = '[oculto]';
+  return out;
+}
 
 export function loggerOptions(level: string): LoggerOptions {
   return {
     level,
+    serializers: { err: errSerializer },
     redact: { paths: REDACT_PATHS, censor: '[oculto]' },
     base: { service: 'pagos-hotspot' },
     timestamp: pino.stdTimeFunctions.isoTime,

@@ -119,7 +119,7 @@ export class Outbox {
           claimed = jobs.length;
           for (const job of jobs) this.track(this.execute(job));
         } catch (err) {
-          this.logger.warn({ err: (err as Error).message }, 'outbox: no se pudieron reclamar trabajos');
+          this.logger.warn({ err }, 'outbox: no se pudieron reclamar trabajos');
         }
       }
       if (!this.running) break;

@@ -79,3 +79,33 @@ describe('readiness when the database goes away', { skip: process.env.TEST_DB ==
     }
   });
 });
+
+describe('requests while the database is unreachable', { skip: process.env.TEST_DB === 'pglite' }, () => {
+  it('answer 503 JSON (temporary), never a 500', async () => {
+    const t = await startTestApp();
+    try {
+      await t.database.drop();
+      const res = await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'a@example.com', password: 'x' } });
+      assert.equal(res.statusCode, 503, res.body);
+      assert.equal(res.data.code, 'database_unavailable');
+      assert.equal(res.headers['retry-after'], '5');
+    } finally {
+      await t.close();
+    }
+  });
+});
+
+describe('error logs', { skip: process.env.TEST_DB === 'pglite' }, () => {
+  it('never carry the failed query parameters', async () => {
+    const lines: string[] = [];
+    const t = await startTestApp({ logLines: lines, env: { LOG_LEVEL: 'warn' } });
+    try {
+      await t.database.drop();
+      await t.request({ method: 'POST', url: '/api/v1/auth/login', payload: { email: 'parametro-secreto@example.com', password: 'x' } });
+    } finally {
+      await t.close();
+    }
+    assert.match(lines.join(''), /base de datos no disponible/);
+    assert.ok(!lines.join('').includes('parametro-secreto'));
+  });
+});

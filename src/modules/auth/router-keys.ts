@@ -224,7 +224,7 @@ export class RouterKeyService {
             if (u.lastUsed > cur.lastUsed) cur.lastUsed = u.lastUsed;
           } else this.usage.set(k, u);
         }
-        this.opts.logger?.warn({ err: (err as Error).message }, 'no se pudo guardar el uso de API keys; se reintentará');
+        this.opts.logger?.warn({ err }, 'no se pudo guardar el uso de API keys; se reintentará');
         this.flushTimer ??= setTimeout(() => {
           this.flushTimer = null;
           void this.flushUsage();

@@ -55,7 +55,8 @@ export default async function logoRoutes(app: App) {
         const code = (err as { code?: string }).code;
         if (code === 'FST_REQ_FILE_TOO_LARGE' || code === 'FST_ERR_CTP_BODY_TOO_LARGE') throw tooLarge();
         if (code === 'FST_FILES_LIMIT' || code === 'FST_PARTS_LIMIT' || code === 'FST_FIELDS_LIMIT') throw badRequest('Envía un solo archivo en el campo "file"', 'logo_multipart_invalid');
-        throw err;
+        // Anything else here is the multipart parser refusing the body (truncated, bad boundary...).
+        throw badRequest('El cuerpo multipart/form-data es inválido', 'logo_multipart_invalid');
       }
       if (!content) throw missingFile();
       const type = sniffImage(content);

@@ -198,8 +198,8 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
   };
 
   const server: net.Server = cert
-    ? tls.createServer({ key: cert.key, cert: cert.cert }, (s) => handle(s))
-    : net.createServer((s) => handle(s));
+    ? tls.createServer({ key: cert.key, cert: cert.cert, noDelay: true }, (s) => handle(s))
+    : net.createServer({ noDelay: true }, (s) => handle(s));
   server.on('error', () => undefined);
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
