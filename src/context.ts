@@ -11,7 +11,7 @@ import { createSecretBoxes, type SecretBoxes } from './infra/crypto/secrets.js';
 import { PasswordHasher } from './modules/auth/passwords.js';
 import { SessionTokens } from './modules/auth/session-tokens.js';
 import { RouterKeyService } from './modules/auth/router-keys.js';
-import { LoginLimiter } from './modules/auth/login-limiter.js';
+import { FailureLimiter } from './infra/failure-limiter.js';
 import { Redis } from 'ioredis';
 import { AuditLog } from './modules/tenants/audit.js';
 import { bootstrapSuperAdmin } from './modules/auth/service.js';
@@ -31,7 +31,9 @@ export interface AppContext {
   passwords: PasswordHasher;
   sessions: SessionTokens;
   routerKeys: RouterKeyService;
-  loginLimiter: LoginLimiter;
+  loginLimiter: FailureLimiter;
+  /** Failed voucher checks (auto-reconnect, profile-info), per router+device and router+IP. */
+  voucherLimiter: FailureLimiter;
   audit: AuditLog;
   catalog: CatalogService;
   companies: CompanyService;
@@ -51,6 +53,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
   // Optional Redis shared by instances for rate-limit counters; never blocks a request when it is down.
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;
   redis?.on('error', () => undefined);
+  const onRedisError = (err: Error) => logger.warn({ err: err.message }, 'Redis no disponible para los límites de intentos; se usa memoria local');
   const hotspot = new HotspotService({ db, secrets: secrets.general, config: config.routeros, logger });
   const routerKeys = new RouterKeyService(db, config.jwtApikeySecret, config.jwtAlgorithm, config.jwtApikeyExpireDays, { bus, metrics, logger });
   const audit = new AuditLog(db.orm);
@@ -68,9 +71,22 @@ export async function createContext(config: Config, logger: Logger, db: Database
     passwords: new PasswordHasher(config.bcryptRounds),
     sessions: new SessionTokens(config.jwtSessionSecret, config.jwtAlgorithm, config.jwtSessionExpireHours),
     routerKeys,
-    loginLimiter: new LoginLimiter(config.loginMaxFailuresPerAccount, config.loginMaxFailuresPerIp, config.loginWindowSeconds, redis ?? undefined, (err) =>
-      logger.warn({ err: err.message }, 'Redis no disponible para los límites de login; se usa memoria local'),
-    ),
+    loginLimiter: new FailureLimiter({
+      name: 'login',
+      maxPerSubject: config.loginMaxFailuresPerAccount,
+      maxPerIp: config.loginMaxFailuresPerIp,
+      windowSeconds: config.loginWindowSeconds,
+      redis,
+      onRedisError,
+    }),
+    voucherLimiter: new FailureLimiter({
+      name: 'voucher',
+      maxPerSubject: config.hotspotMaxFailuresPerClient,
+      maxPerIp: config.hotspotMaxFailuresPerIp,
+      windowSeconds: config.hotspotFailureWindowSeconds,
+      redis,
+      onRedisError,
+    }),
     audit,
     catalog,
     companies,

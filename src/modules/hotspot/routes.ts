@@ -12,7 +12,6 @@ import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed, badRequest, notFound, unavailable } from '../../infra/errors.js';
 import { dateToNaiveIso } from '../../infra/time.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, SESSION_SECURITY, currentRouter, currentUser } from '../auth/guards.js';
-import { FailureLimiter } from './limiter.js';
 import { RouterCommandError, RouterUnreachableError, errText, type RouterRecord } from './service.js';
 import { PRINTABLE_ASCII, looksLikeMac, normaliseClientIp, normaliseMac, routerBool } from './validation.js';
 
@@ -117,7 +116,7 @@ const routerDown = (err: unknown) => unavailable(UNREACHABLE_DETAIL, err instanc
 export default async function hotspotRoutes(app: App) {
   const { ctx } = app;
   const hotspot = ctx.hotspot;
-  const limiter = new FailureLimiter(ctx.config.hotspotMaxFailuresPerClient, ctx.config.hotspotMaxFailuresPerIp, ctx.config.hotspotFailureWindowSeconds);
+  const limiter = ctx.voucherLimiter;
 
   const myRouter = async (request: FastifyRequest, routerId: string): Promise<RouterRecord> => {
     const router = await hotspot.loadRouter(routerId);
@@ -280,12 +279,12 @@ export default async function hotspotRoutes(app: App) {
 
       const clientKey = `${router.id}|mac:${mac}`;
       const ipKey = `${router.id}|ip:${request.ip}`;
-      const wait = limiter.retryAfter(clientKey, ipKey);
+      const wait = await limiter.retryAfter(clientKey, ipKey);
       if (wait > 0) throw tooMany(wait);
 
       const username = body.username.trim();
-      const notFoundReply = () => {
-        limiter.failure(clientKey, ipKey);
+      const notFoundReply = async () => {
+        await limiter.recordFailure(clientKey, ipKey);
         return reply({ estado: 'expirado', mensaje: 'Usuario no encontrado' });
       };
       if (!username || looksLikeMac(username) || !PRINTABLE_ASCII.test(username)) return notFoundReply();
@@ -296,10 +295,10 @@ export default async function hotspotRoutes(app: App) {
         const routerPassword = user.password ?? '';
         // Proof of the voucher: its password; a PIN voucher's secret is its name (rate-limited above).
         if (routerPassword !== '' && !safeEqual(body.password ?? '', routerPassword)) {
-          limiter.failure(clientKey, ipKey);
+          await limiter.recordFailure(clientKey, ipKey);
           return reply({ estado: 'credenciales_invalidas', mensaje: 'Credenciales incorrectas o no autorizado', error_detalle: 'credenciales_invalidas' });
         }
-        limiter.success(clientKey);
+        await limiter.recordSuccess(clientKey);
         const loginName = await hotspot.resolveLoginName(router.id, user, mac!);
         const { result, unreachable } = await hotspot.autoConnectDetailed(router.id, { username: loginName, password: routerPassword, mac: mac!, ip: ip.ok ? ip.ip : null });
         if (unreachable) throw routerDown(null);
@@ -361,10 +360,10 @@ export default async function hotspotRoutes(app: App) {
 
       const clientKey = `${router.id}|user:${username}`;
       const ipKey = `${router.id}|ip:${request.ip}`;
-      const wait = limiter.retryAfter(clientKey, ipKey);
+      const wait = await limiter.retryAfter(clientKey, ipKey);
       if (wait > 0) throw tooMany(wait);
-      const invalid = () => {
-        limiter.failure(clientKey, ipKey);
+      const invalid = async () => {
+        await limiter.recordFailure(clientKey, ipKey);
         return reply({ estado: 'credenciales_invalidas', mensaje: 'Credenciales incorrectas o no autorizado', error_detalle: 'credenciales_invalidas' });
       };
       if (!username.trim() || !PRINTABLE_ASCII.test(username)) return invalid();
@@ -376,7 +375,7 @@ export default async function hotspotRoutes(app: App) {
         // PIN vouchers (no router password): valid only without a password, as the legacy decided.
         const valid = routerPassword === '' ? password === null : password !== null && safeEqual(password, routerPassword);
         if (!valid) return invalid();
-        limiter.success(clientKey);
+        await limiter.recordSuccess(clientKey);
         const profileName = user.profile || 'default';
         const profile = await hotspot.profileByName(router.id, profileName);
         const details: Record<string, unknown> = { name: user.name, profile: profileName, disabled: routerBool(user.disabled) };

@@ -1,7 +1,8 @@
 /**
- * Failed-login throttling per account and per client IP (fixed windows). Counters live in memory, or in
- * Redis when REDIS_URL is set so that every instance behind a load balancer shares them.
- * Successful logins reset the account's counter.
+ * Failed-attempt throttling per subject (an account, a voucher/device) and per client IP, in fixed
+ * windows. Counters live in memory, or in Redis when REDIS_URL is set so that every instance behind a
+ * load balancer shares them. A success resets the subject's counter. Used by login and by the voucher
+ * checks of auto-reconnect/profile-info (what makes PIN vouchers impractical to enumerate).
  */
 import type { Redis } from 'ioredis';
 
@@ -50,7 +51,7 @@ class MemoryCounters implements CounterStore {
 }
 
 class RedisCounters implements CounterStore {
-  constructor(private readonly redis: Redis, private readonly prefix = 'pagos-hotspot:login:') {}
+  constructor(private readonly redis: Redis, private readonly prefix: string) {}
 
   async get(key: string) {
     const [[, count], [, ttl]] = (await this.redis.multi().get(this.prefix + key).pttl(this.prefix + key).exec()) as [[null, string | null], [null, number]];
@@ -91,34 +92,40 @@ class FallbackCounters implements CounterStore {
   }
 }
 
-export class LoginLimiter {
+export interface FailureLimiterOptions {
+  /** Namespace of the counters (several limiters may share one Redis). */
+  name: string;
+  maxPerSubject: number;
+  maxPerIp: number;
+  windowSeconds: number;
+  redis?: Redis | null;
+  onRedisError?: (err: Error) => void;
+}
+
+export class FailureLimiter {
   private readonly store: CounterStore;
 
-  constructor(
-    private readonly maxPerAccount: number,
-    private readonly maxPerIp: number,
-    private readonly windowSeconds: number,
-    redis?: Redis,
-    onRedisError: (err: Error) => void = () => undefined,
-  ) {
-    this.store = redis ? new FallbackCounters(new RedisCounters(redis), onRedisError) : new MemoryCounters();
+  constructor(private readonly opts: FailureLimiterOptions) {
+    this.store = opts.redis
+      ? new FallbackCounters(new RedisCounters(opts.redis, `pagos-hotspot:${opts.name}:`), opts.onRedisError ?? (() => undefined))
+      : new MemoryCounters();
   }
 
   /** Seconds to wait before another attempt is allowed, or 0. */
-  async retryAfter(account: string, ip: string): Promise<number> {
-    const [a, i] = await Promise.all([this.store.get(`a:${account}`), this.store.get(`i:${ip}`)]);
+  async retryAfter(subject: string, ip: string): Promise<number> {
+    const [a, i] = await Promise.all([this.store.get(`s:${subject}`), this.store.get(`i:${ip}`)]);
     const waits: number[] = [];
-    if (a.count >= this.maxPerAccount) waits.push(a.ttlMs);
-    if (i.count >= this.maxPerIp) waits.push(i.ttlMs);
+    if (a.count >= this.opts.maxPerSubject) waits.push(a.ttlMs);
+    if (i.count >= this.opts.maxPerIp) waits.push(i.ttlMs);
     return waits.length ? Math.max(1, Math.ceil(Math.max(...waits) / 1000)) : 0;
   }
 
-  async recordFailure(account: string, ip: string): Promise<void> {
-    const ms = this.windowSeconds * 1000;
-    await Promise.all([this.store.increment(`a:${account}`, ms), this.store.increment(`i:${ip}`, ms)]);
+  async recordFailure(subject: string, ip: string): Promise<void> {
+    const ms = this.opts.windowSeconds * 1000;
+    await Promise.all([this.store.increment(`s:${subject}`, ms), this.store.increment(`i:${ip}`, ms)]);
   }
 
-  async recordSuccess(account: string): Promise<void> {
-    await this.store.reset(`a:${account}`);
+  async recordSuccess(subject: string): Promise<void> {
+    await this.store.reset(`s:${subject}`);
   }
 }
