@@ -6,7 +6,7 @@
  * leases can be short. Handlers must be idempotent (a job may run more than once). Failures are retried
  * with exponential backoff.
  */
-import { sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from './db/index.js';
 
@@ -19,13 +19,19 @@ export interface OutboxJob {
 }
 
 /** Done (undefined), or run again later without counting it as an error. */
-export type JobResult = void | { retryInMs: number; note?: string };
+export type JobResult = void | { retryInMs: number; note?: string } | typeof JOB_DONE;
 export type JobHandler = (job: OutboxJob) => Promise<JobResult>;
 
 export interface EnqueueOptions {
   delayMs?: number;
   /** At most one unfinished job per key; a second enqueue with the key is ignored. */
   dedupeKey?: string;
+  /**
+   * Insert the job already claimed by the caller for this long (a lease, attempts = 1), to run it at once
+   * with `Outbox.runClaimed` without a claim round trip; if the caller dies, workers take it when the
+   * lease runs out, as with any claimed job. Use the outbox's `leaseMs` (its heartbeat renews to that).
+   */
+  claimForMs?: number;
 }
 
 export interface OutboxOptions {
@@ -38,19 +44,43 @@ export interface OutboxOptions {
 
 const CHANNEL = 'outbox';
 
+/**
+ * The INSERT of a job as one statement, usable as a data-modifying CTE (`WITH t AS (…), j AS
+ * (${enqueueSql(…, sql`FROM t`)})`) so that the job commits in the same statement as the change that needs
+ * it. `payload`/`dedupeKey` may refer to the rows of `from`. Returns `id` (none when deduplicated). Workers
+ * are woken (NOTIFY, delivered at commit) only for a job that is due now and unclaimed: waking them for a
+ * later or held job would only cost every instance an empty claim query.
+ */
+export function enqueueSql(kind: string, payload: SQL, dedupeKey: SQL | string | null, opts: Omit<EnqueueOptions, 'dedupeKey'> = {}, from?: SQL): SQL {
+  const delaySeconds = Math.max(0, opts.delayMs ?? 0) / 1000;
+  const claimed = opts.claimForMs !== undefined;
+  const lockedUntil = claimed ? sql`now() + make_interval(secs => ${opts.claimForMs! / 1000}::double precision)` : sql`NULL::timestamptz`;
+  const wake = delaySeconds === 0 && !claimed ? sql`, pg_notify(${CHANNEL}, ${kind})` : sql``;
+  return sql`INSERT INTO outbox (kind, payload, dedupe_key, run_at, locked_until, attempts)
+    SELECT ${kind}, ${payload}, ${dedupeKey}, now() + make_interval(secs => ${delaySeconds}::double precision), ${lockedUntil}, ${claimed ? 1 : 0}::integer
+    ${from ?? sql``}
+    ON CONFLICT (dedupe_key) WHERE done_at IS NULL AND dedupe_key IS NOT NULL DO NOTHING
+    RETURNING id${wake}`;
+}
+
 /** Enqueue inside `executor` (a transaction to make the job atomic with the caller's writes). Returns the id, or null when deduplicated. */
 export async function enqueue(executor: Executor, kind: string, payload: Record<string, unknown>, opts: EnqueueOptions = {}): Promise<number | null> {
-  const delaySeconds = Math.max(0, opts.delayMs ?? 0) / 1000;
-  const result = await executor.execute(sql`
-    INSERT INTO outbox (kind, payload, dedupe_key, run_at)
-    VALUES (${kind}, ${JSON.stringify(payload)}::jsonb, ${opts.dedupeKey ?? null}, now() + make_interval(secs => ${delaySeconds}::double precision))
-    ON CONFLICT (dedupe_key) WHERE done_at IS NULL AND dedupe_key IS NOT NULL DO NOTHING
-    RETURNING id`);
-  // Wake workers on every instance when the transaction commits.
-  await executor.execute(sql`SELECT pg_notify(${CHANNEL}, ${kind})`);
+  // One round trip: the NOTIFY that wakes workers rides on the INSERT's RETURNING.
+  const result = await executor.execute(enqueueSql(kind, sql`${JSON.stringify(payload)}::jsonb`, opts.dedupeKey ?? null, opts));
   const rows = (result as unknown as { rows: { id: number | string }[] }).rows ?? [];
   return rows.length > 0 ? Number(rows[0].id) : null;
 }
+
+/**
+ * Mark a job done as one statement (optionally only `when` a condition holds), to commit it with a
+ * handler's final write; the handler then returns `JOB_DONE`, saving the outbox its own round trip.
+ */
+export function jobDoneSql(jobId: number, when?: SQL): SQL {
+  return sql`UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = ${jobId} AND done_at IS NULL${when ? sql` AND ${when}` : sql``}`;
+}
+
+/** A handler's result when it already marked its job done (`jobDoneSql`) in its own last transaction. */
+export const JOB_DONE = { alreadyDone: true } as const;
 
 export class Outbox {
   private readonly handlers = new Map<string, JobHandler>();
@@ -166,8 +196,8 @@ export class Outbox {
     }));
   }
 
-  private async execute(job: OutboxJob): Promise<void> {
-    const handler = this.handlers.get(job.kind);
+  private async execute(job: OutboxJob, override?: JobHandler): Promise<void> {
+    const handler = override ?? this.handlers.get(job.kind);
     if (!handler) return;
     // Keep the lease while the handler runs; if this process dies, the lease runs out soon after.
     const heartbeat = setInterval(() => {
@@ -179,7 +209,7 @@ export class Outbox {
       const result = await handler(job);
       if (result && typeof result === 'object' && 'retryInMs' in result) {
         await this.reschedule(job.id, result.retryInMs, result.note ?? null);
-      } else {
+      } else if (result !== JOB_DONE) {
         await this.db.query('UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = $1', [job.id]);
       }
     } catch (err) {
@@ -214,10 +244,23 @@ export class Outbox {
   async runNow(jobId: number): Promise<boolean> {
     const [job] = await this.claim(1, jobId);
     if (!job) return false;
-    const p = this.execute(job);
+    await this.runClaimed(job);
+    return true;
+  }
+
+  /**
+   * Run a job this process already holds (claimed, or inserted with `claimForMs`), with its lease kept,
+   * its result recorded and failures retried as for any job. `handler` replaces the registered one for
+   * this run (e.g. the purchase request, which already has the row the handler would read).
+   */
+  async runClaimed(job: OutboxJob, handler?: JobHandler): Promise<void> {
+    const p = this.execute(job, handler);
     this.track(p);
     await p;
-    return true;
+  }
+
+  get leaseMs(): number {
+    return this.opts.leaseMs;
   }
 
   /** Run every due job once, in this process (tests and draining). Returns how many ran. */

@@ -5,6 +5,7 @@
  * A request that ended before any charge was attempted releases its key, so it can be retried.
  */
 import { createHash } from 'node:crypto';
+import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../infra/db/index.js';
 import type { SecretBox } from '../../infra/crypto/secrets.js';
 
@@ -91,8 +92,12 @@ export class IdempotencyStore {
     }
   }
 
-  async setReferencia(routerId: string, key: string, referencia: string): Promise<void> {
-    await this.db.query(`UPDATE idempotencia_solicitudes SET referencia = $3, actualizada_en = now() WHERE router_id = $1 AND clave = $2`, [routerId, key, referencia]);
+  /**
+   * The purchase's referencia on the key, as one SQL statement that the purchase commits together with its
+   * attempt (so a duplicate sees the referencia exactly when the attempt exists, without a commit of its own).
+   */
+  referenciaSql(routerId: string, key: string, referencia: string): SQL {
+    return sql`UPDATE idempotencia_solicitudes SET referencia = ${referencia}, actualizada_en = now() WHERE router_id = ${routerId} AND clave = ${key}`;
   }
 
   async complete(routerId: string, key: string, response: StoredResponse): Promise<void> {

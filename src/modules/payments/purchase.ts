@@ -5,14 +5,16 @@
  * carrying our referencia, never thrown, so that Idempotency-Key can store exactly what was answered.
  */
 import { randomUUID } from 'node:crypto';
-import { eq, sql } from 'drizzle-orm';
+import { sql, type SQL } from 'drizzle-orm';
 import { isUniqueViolation } from '../../infra/errors.js';
+import { isDatabaseUnavailable } from '../../infra/http/error-handling.js';
 import { transacciones } from '../../infra/db/schema.js';
-import { enqueue } from '../../infra/outbox.js';
+import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
 import { amountToCents, centsToDecimal, priceToCents } from './money.js';
-import { isProfileMissing, isRouterUnreachable, type SellableProductView } from './ports.js';
-import { JOB, NOW, findById, markCharged, markDeclined, markPending, markUnknown, type Transaccion } from './repository.js';
+import { isProfileMissing, isRouterUnreachable, type GatewayCredentialsView, type SellableProductView } from './ports.js';
+import { JOB, NOW, findById, statementOf, markCharged, markDeclined, markPending, markUnknown, type Transaccion } from './repository.js';
+import { deliver } from './workers.js';
 import { autoConexion, conektaSuccess, mercadoPagoPending, mercadoPagoSuccess, type SaleContext } from './responses.js';
 import type { PaymentsService } from './service.js';
 import { generateVoucher, type TipoUsuario } from './vouchers.js';
@@ -50,12 +52,27 @@ export interface PurchaseOutcome {
   referencia: string;
 }
 
-export async function purchase(svc: PaymentsService, buyer: Buyer, input: PurchaseInput, onReferencia?: (ref: string) => Promise<void>): Promise<PurchaseOutcome> {
-  const referencia = randomUUID();
-  const before = (response: StoredResponse): PurchaseOutcome => ({ response, charged: false, referencia });
-  const { config, logger } = svc.deps;
+export interface PurchaseOptions {
+  /** Our reference for this purchase (the route already shows it on every answer); a new one by default. */
+  referencia?: string;
+  /** One more write that must commit together with the attempt (the Idempotency-Key's referencia). */
+  withAttempt?: (referencia: string) => SQL;
+}
 
-  const creds = await svc.deps.companies.getGatewayCredentials(buyer.empresaId);
+/**
+ * Throws only before the attempt exists (nothing charged: the caller may release its Idempotency-Key).
+ * From the attempt on, every failure becomes a response with `charged: true`, so a retry with the same
+ * key replays it instead of charging again.
+ */
+export async function purchase(svc: PaymentsService, buyer: Buyer, input: PurchaseInput, opts: PurchaseOptions = {}): Promise<PurchaseOutcome> {
+  const referencia = opts.referencia ?? randomUUID();
+  const before = (response: StoredResponse): PurchaseOutcome => ({ response, charged: false, referencia });
+
+  // Independent reads: one round trip of latency instead of two (the checks keep their order).
+  const [creds, product] = await Promise.all([
+    svc.deps.companies.getGatewayCredentials(buyer.empresaId),
+    svc.deps.catalog.getSellableProduct(buyer.empresaId, buyer.routerId, input.productoId),
+  ]);
   if (!creds) return before(err(404, 'Empresa no encontrada', 'empresa_not_found', referencia));
   if (input.gateway === 'mercado_pago' && !creds.mercadoPago.accessToken) {
     return before(err(400, 'La empresa no tiene configurado Mercado Pago', 'mercado_pago_not_configured', referencia));
@@ -64,7 +81,6 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
     return before(err(400, 'La empresa no tiene configurado Conekta', 'conekta_not_configured', referencia));
   }
 
-  const product = await svc.deps.catalog.getSellableProduct(buyer.empresaId, buyer.routerId, input.productoId);
   if (!product) return before(err(404, 'Producto no encontrado', 'product_not_found', referencia));
   const priceCents = priceToCents(product.precio);
   if (priceCents === null || priceCents <= 0) return before(err(400, 'El producto no tiene un precio válido', 'invalid_price', referencia));
@@ -82,17 +98,47 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
     if (isProfileMissing(e)) {
       return before(err(503, `No se pudo crear el usuario: Perfil '${product.perfilMikrotikNombre}' no encontrado en el router`, 'router_profile_missing', referencia));
     }
-    if (!isRouterUnreachable(e)) logger.error({ err: e, router: buyer.routerId }, 'verificación del router falló');
+    if (!isRouterUnreachable(e)) svc.deps.logger.error({ err: e, router: buyer.routerId }, 'verificación del router falló');
     return before(
       err(503, 'El router no está disponible en este momento. No se realizó ningún cargo; intente más tarde.', 'router_unavailable', referencia),
     );
   }
 
   // The attempt exists from here on; its reconcile job finds out what happened if this process dies.
-  const tx = await createAttempt(svc, buyer, input, product, priceCents, tipo, referencia);
-  const password = tx.passwordHotspot ? (svc.deps.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
-  await onReferencia?.(referencia);
+  const attempt = await createAttempt(svc, buyer, input, product, priceCents, tipo, referencia, opts.withAttempt?.(referencia) ?? null);
+  try {
+    return await chargeAndDeliver(svc, buyer, input, creds, product, priceCents, tipo, referencia, attempt);
+  } catch (e) {
+    // Money may have moved: answer (and let Idempotency-Key keep) a response that sends the customer to the
+    // referencia; the reconcile and delivery jobs finish the purchase. A database outage is a 503, not a 500.
+    const down = isDatabaseUnavailable(e);
+    svc.deps.logger.error({ err: e, referencia }, down ? 'base de datos no disponible durante la compra' : 'error durante la compra');
+    return {
+      charged: true,
+      referencia,
+      response: err(
+        down ? 503 : 500,
+        'Su pago se está procesando; la compra se completará automáticamente. Consulte su referencia en unos momentos.',
+        down ? 'database_unavailable' : 'internal_error',
+        referencia,
+        { estado: 'en_revision' },
+      ),
+    };
+  }
+}
 
+async function chargeAndDeliver(
+  svc: PaymentsService,
+  buyer: Buyer,
+  input: PurchaseInput,
+  creds: GatewayCredentialsView,
+  product: SellableProductView,
+  priceCents: number,
+  tipo: TipoUsuario,
+  referencia: string,
+  attempt: { id: number; password: string },
+): Promise<PurchaseOutcome> {
+  const { config, logger } = svc.deps;
   const charge: ChargeRequest = {
     referencia,
     amountCents: priceCents,
@@ -124,48 +170,51 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
       : {}),
   };
 
-  await svc.deps.db.orm.update(transacciones).set({ cobroIntentadoEn: NOW, actualizadaEn: NOW }).where(eq(transacciones.id, tx.id));
   const result: ChargeResult =
     input.gateway === 'conekta'
       ? await svc.conekta.charge({ privateKey: creds.conekta.privateKey }, charge)
       : await svc.mercadoPago.charge({ accessToken: creds.mercadoPago.accessToken! }, charge);
 
-  let deliverJob: number | null;
+  let charged: Awaited<ReturnType<typeof markCharged>> = null;
   try {
-    deliverJob = await svc.deps.db.transaction(async (dbtx) => {
-      switch (result.outcome) {
-        case 'approved':
-          // The request makes the first delivery attempt itself; workers step in after a few seconds.
-          return markCharged(dbtx, tx.id, result.payment, config.provisionDeadlineMinutes, 3_000);
-        case 'pending':
-          await markPending(dbtx, tx.id, result.payment, svc.pendingPollMs(1));
-          return null;
-        case 'declined':
-          await markDeclined(dbtx, tx.id, {
+    switch (result.outcome) {
+      case 'approved':
+        // One statement (atomic without BEGIN/COMMIT): the sale and its delivery job, the job already
+        // claimed by this request, which makes the first attempt itself; workers take over if we die.
+        charged = await markCharged(svc.deps.db.orm, attempt.id, result.payment, config.provisionDeadlineMinutes, { claimForMs: svc.outbox.leaseMs });
+        break;
+      case 'pending':
+        await svc.deps.db.transaction((dbtx) => markPending(dbtx, attempt.id, result.payment, svc.pendingPollMs(1)));
+        break;
+      case 'declined':
+        await svc.deps.db.transaction((dbtx) =>
+          markDeclined(dbtx, attempt.id, {
             rawStatus: result.payment?.rawStatus || (input.gateway === 'conekta' ? 'declined' : 'rejected'),
             detail: result.payment?.statusDetail ?? null,
             paymentId: result.payment?.id ?? null,
             code: result.code,
             message: result.message,
             notifyCompany: true,
-          });
-          return null;
-        case 'unknown':
-          await markUnknown(dbtx, tx.id, result.code, result.message, svc.reconcileDelayMs());
-          return null;
-      }
-    });
+          }),
+        );
+        break;
+      case 'unknown':
+        await svc.deps.db.transaction((dbtx) => markUnknown(dbtx, attempt.id, result.code, result.message, svc.reconcileDelayMs()));
+        break;
+    }
   } catch (e) {
     // The reconcile job created with the attempt will find the payment by our reference.
+    const down = isDatabaseUnavailable(e);
     logger.error({ err: e, referencia }, 'no se pudo registrar el resultado del cobro');
     return {
       charged: true,
       referencia,
-      response: err(500, 'No se pudo registrar el pago. Su compra se verificará automáticamente; consulte su referencia.', 'registro_pendiente', referencia, {
+      response: err(down ? 503 : 500, 'No se pudo registrar el pago. Su compra se verificará automáticamente; consulte su referencia.', 'registro_pendiente', referencia, {
         estado: 'en_revision',
       }),
     };
   }
+  const tx = { id: attempt.id };
   await svc.hooks.afterChargeRecorded?.({ transaccionId: tx.id, referencia, outcome: result.outcome });
 
   if (result.outcome === 'declined') {
@@ -177,7 +226,8 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
 
   const sale = (row: Transaccion, auto: Record<string, unknown>): SaleContext => ({
     tx: row,
-    password,
+    // The row's own password: delivery may have renamed the voucher (a name taken on the router).
+    password: row.passwordHotspot ? (svc.deps.secrets.general.decrypt(row.passwordHotspot) ?? '') : attempt.password,
     productoNombre: product.nombreVenta,
     perfil: product.perfilMikrotikNombre,
     priceCents,
@@ -192,15 +242,16 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
     return { charged: true, referencia, response: { status: 202, body: mercadoPagoPending(sale(row, {}), result.payment, input.mercadoPago!.cuotas) } };
   }
 
-  // Approved: first delivery attempt right now (a worker retries it if this one fails or we die).
-  if (deliverJob !== null) {
-    try {
-      await svc.outbox.runNow(deliverJob);
-    } catch (e) {
-      logger.warn({ err: e, referencia }, 'primer intento de entrega falló');
-    }
+  // Approved: first delivery attempt right now (a worker retries it if this one fails or we die), with the
+  // row markCharged returned (no re-read); a delivered row comes back from the same statement that records it.
+  let row: Transaccion | null = charged?.tx ?? null;
+  if (charged?.job) {
+    const job = charged.job;
+    await svc.outbox.runClaimed(job, (j) => deliver(svc, j, charged.tx, (delivered) => (row = delivered)));
+    if (row?.estado !== 'entregada') row = await findById(svc.deps.db.orm, tx.id);
   }
-  const row = (await findById(svc.deps.db.orm, tx.id))!;
+  row ??= (await findById(svc.deps.db.orm, tx.id))!;
+  const password = sale(row, {}).password;
   let auto = autoConexion(input.autoConnect, input.mac, input.ip, null);
   if (input.autoConnect && input.mac && row.estado === 'entregada') {
     try {
@@ -214,6 +265,13 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
   return { charged: true, referencia, response: { status: 200, body } };
 }
 
+/**
+ * Record the attempt, its reconcile job and `extra` (the Idempotency-Key's referencia) as ONE statement:
+ * atomic by itself, committed before the gateway is called (crash recovery relies on it), in one round trip
+ * instead of a transaction and two more commits. `cobro_intentado_en` is set here too: the charge call
+ * starts right after this commit with nothing in between, and the reconciler's grace period (twice the
+ * gateway timeout plus slack) counts from it.
+ */
 async function createAttempt(
   svc: PaymentsService,
   buyer: Buyer,
@@ -222,49 +280,51 @@ async function createAttempt(
   priceCents: number,
   tipo: TipoUsuario,
   referencia: string,
-): Promise<Transaccion> {
+  extra: SQL | null,
+): Promise<{ id: number; password: string }> {
   for (let attempt = 0; ; attempt++) {
     const creds = generateVoucher(tipo, svc.voucherLengths);
+    const insert = svc.deps.db.orm
+      .insert(transacciones)
+      .values({
+        referencia,
+        estado: 'iniciada',
+        pasarela: input.gateway,
+        externalReference: input.gateway === 'mercado_pago' ? referencia : null,
+        empresaId: buyer.empresaId,
+        routerId: buyer.routerId,
+        productoId: product.id,
+        monto: centsToDecimal(priceCents),
+        montoCentavos: priceCents,
+        moneda: product.moneda || 'MXN',
+        clienteNombre: input.nombre,
+        clienteEmail: input.email,
+        clienteTelefono: input.telefono,
+        usuarioHotspot: creds.username,
+        passwordHotspot: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null,
+        tipoUsuario: tipo,
+        perfilHotspot: product.perfilMikrotikNombre,
+        limiteMinutos: product.duracionMinutos,
+        estadoPago: 'pending',
+        estadoHotspot: 'pending',
+        apiKeyUsada: buyer.keyId,
+        metadataJson: {
+          gateway: input.gateway,
+          referencia,
+          producto_nombre: product.nombreVenta,
+          auto_connect_requested: input.autoConnect,
+          ...(input.mercadoPago ? { installments: input.mercadoPago.cuotas, webhook_expected: true } : {}),
+        },
+        cobroIntentadoEn: NOW,
+        actualizadaEn: NOW,
+      })
+      .returning({ id: transacciones.id });
+    // Safety net for a crash anywhere after this commit: ask the gateway by reference later.
+    const reconcile = enqueueSql(JOB.reconcile, sql`jsonb_build_object('transaccionId', t.id)`, sql`'conciliar:' || t.id::text`, { delayMs: svc.abandonedAfterMs() }, sql`FROM t`);
     try {
-      return await svc.deps.db.transaction(async (dbtx) => {
-        const [row] = await dbtx
-          .insert(transacciones)
-          .values({
-            referencia,
-            estado: 'iniciada',
-            pasarela: input.gateway,
-            externalReference: input.gateway === 'mercado_pago' ? referencia : null,
-            empresaId: buyer.empresaId,
-            routerId: buyer.routerId,
-            productoId: product.id,
-            monto: centsToDecimal(priceCents),
-            montoCentavos: priceCents,
-            moneda: product.moneda || 'MXN',
-            clienteNombre: input.nombre,
-            clienteEmail: input.email,
-            clienteTelefono: input.telefono,
-            usuarioHotspot: creds.username,
-            passwordHotspot: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null,
-            tipoUsuario: tipo,
-            perfilHotspot: product.perfilMikrotikNombre,
-            limiteMinutos: product.duracionMinutos,
-            estadoPago: 'pending',
-            estadoHotspot: 'pending',
-            apiKeyUsada: buyer.keyId,
-            metadataJson: {
-              gateway: input.gateway,
-              referencia,
-              producto_nombre: product.nombreVenta,
-              auto_connect_requested: input.autoConnect,
-              ...(input.mercadoPago ? { installments: input.mercadoPago.cuotas, webhook_expected: true } : {}),
-            },
-            actualizadaEn: sql`(now() AT TIME ZONE 'utc')`,
-          })
-          .returning();
-        // Safety net for a crash anywhere after this commit: ask the gateway by reference later.
-        await enqueue(dbtx, JOB.reconcile, { transaccionId: row.id }, { dedupeKey: `conciliar:${row.id}`, delayMs: svc.abandonedAfterMs() });
-        return row;
-      });
+      const result = await svc.deps.db.orm.execute(sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile})${extra ? sql`, x AS (${extra})` : sql``} SELECT id FROM t`);
+      const [row] = (result as unknown as { rows: { id: number | string }[] }).rows;
+      return { id: Number(row.id), password: creds.password ?? '' };
     } catch (e) {
       if (attempt < 5 && isUniqueViolation(e, 'uq_transacciones_voucher_vivo')) continue;
       throw e;

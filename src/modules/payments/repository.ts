@@ -9,10 +9,10 @@
  *      ╰──unknown──▶ en_revision ──reconciled──▶ cobrada | rechazada
  *   cobrada | entregada ──refund / chargeback / cancellation──▶ reembolsada
  */
-import { and, eq, inArray, sql } from 'drizzle-orm';
+import { and, eq, getTableColumns, inArray, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Executor } from '../../infra/db/index.js';
 import { transacciones } from '../../infra/db/schema.js';
-import { enqueue } from '../../infra/outbox.js';
+import { enqueue, enqueueSql, jobDoneSql, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
 
 export type Transaccion = typeof transacciones.$inferSelect;
@@ -32,6 +32,42 @@ export const JOB = {
 } as const;
 
 export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida';
+
+const COLUMNS = Object.entries(getTableColumns(transacciones));
+
+/** A `transacciones` row as raw SQL returns it (column names, driver values) → the Drizzle shape. */
+export function rowToTransaccion(raw: Record<string, unknown>): Transaccion {
+  const out: Record<string, unknown> = {};
+  for (const [key, col] of COLUMNS) {
+    const v = raw[col.name];
+    out[key] = v === null || v === undefined ? null : col.mapFromDriverValue(v);
+  }
+  return out as Transaccion;
+}
+
+/** A Drizzle query builder as bare SQL (embedding the builder itself would parenthesize it, which a CTE refuses). */
+export const statementOf = (query: unknown): SQL => (query as SQLWrapper).getSQL();
+
+const rowsOf = (result: unknown) => ((result as { rows?: Record<string, unknown>[] }).rows ?? []);
+
+/**
+ * Run a guarded transition and the job it needs as ONE statement (`WITH u AS (UPDATE … RETURNING *), j AS
+ * (INSERT INTO outbox … FROM u) SELECT …`): atomic on its own, so it needs no BEGIN/COMMIT round trips and
+ * may run outside a transaction; inside one it behaves like the two statements it replaces. The job is only
+ * inserted when the UPDATE matched (the transition happened). `extra` adds more statements to the same
+ * commit (e.g. marking the running job done). Returns the updated row and the job id, or null.
+ */
+async function transitionWithJob(ex: Executor, update: unknown, job: (from: SQL) => SQL, extra: SQL[] = []): Promise<{ tx: Transaccion; jobId: number | null } | null> {
+  const more = extra.map((e, i) => sql`, x${sql.raw(String(i))} AS (${e})`);
+  const result = await ex.execute(sql`WITH u AS (${statementOf(update)}), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}
+    SELECT u.*, (SELECT id FROM j LIMIT 1) AS "__job_id" FROM u`);
+  const [raw] = rowsOf(result);
+  if (!raw) return null;
+  return { tx: rowToTransaccion(raw), jobId: raw.__job_id === null || raw.__job_id === undefined ? null : Number(raw.__job_id) };
+}
+
+const idPayload = sql`jsonb_build_object('transaccionId', u.id)`;
+const keyFor = (prefix: string) => sql`${prefix} || u.id::text`;
 
 export async function findById(ex: Executor, id: number): Promise<Transaccion | null> {
   const [row] = await ex.select().from(transacciones).where(eq(transacciones.id, id)).limit(1);
@@ -57,11 +93,19 @@ export async function notify(ex: Executor, tx: Pick<Transaccion, 'id'>, tipo: No
 }
 
 /**
- * The gateway took the money: record it and make delivery a durable job. Returns the job id when this call
- * made the transition. `deliverDelayMs` leaves the first attempt to the caller (workers take over after it).
+ * The gateway took the money: record it and make delivery a durable job, in one statement. Returns the
+ * updated row and the delivery job when this call made the transition (null otherwise). With `claimForMs`
+ * the job is inserted already claimed by the caller, who runs it at once (`Outbox.runClaimed`); workers
+ * take it over only if the caller dies (its lease runs out).
  */
-export async function markCharged(ex: Executor, id: number, payment: GatewayPayment, deadlineMinutes: number, deliverDelayMs = 0): Promise<number | null> {
-  const rows = await ex
+export async function markCharged(
+  ex: Executor,
+  id: number,
+  payment: GatewayPayment,
+  deadlineMinutes: number,
+  opts: { claimForMs?: number } = {},
+): Promise<{ tx: Transaccion; job: OutboxJob | null } | null> {
+  const update = ex
     .update(transacciones)
     .set({
       estado: 'cobrada',
@@ -76,9 +120,11 @@ export async function markCharged(ex: Executor, id: number, payment: GatewayPaym
       actualizadaEn: NOW,
     })
     .where(and(eq(transacciones.id, id), inArray(transacciones.estado, ['iniciada', 'en_revision', 'rechazada'])))
-    .returning({ id: transacciones.id });
-  if (rows.length === 0) return null;
-  return enqueue(ex, JOB.deliver, { transaccionId: id }, { dedupeKey: `entregar:${id}`, delayMs: deliverDelayMs });
+    .returning();
+  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs }, from));
+  if (!done) return null;
+  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0 };
+  return { tx: done.tx, job };
 }
 
 export async function markDeclined(
@@ -140,15 +186,25 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
   }
 }
 
-export async function markDelivered(ex: Executor, id: number): Promise<boolean> {
-  const rows = await ex
+/**
+ * The voucher is on the router: record it and queue the company's notice, in one statement. `jobId` (the
+ * running delivery job) is marked done in the same commit, saving the outbox its own round trip. Returns
+ * the updated row when this call made the transition.
+ */
+export async function markDelivered(ex: Executor, id: number, jobId?: number): Promise<Transaccion | null> {
+  const update = ex
     .update(transacciones)
     .set({ estado: 'entregada', estadoHotspot: 'active', usuarioCreadoEn: NOW, errorCodigo: null, errorDetalle: null, actualizadaEn: NOW })
     .where(and(eq(transacciones.id, id), eq(transacciones.estado, 'cobrada')))
-    .returning({ id: transacciones.id });
-  if (rows.length === 0) return false;
-  await notify(ex, { id }, 'aprobado');
-  return true;
+    .returning();
+  const done = await transitionWithJob(
+    ex,
+    update,
+    (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
+    // Only when the transition happened (the handler's other outcomes let the outbox record the run).
+    jobId !== undefined ? [jobDoneSql(jobId, sql`EXISTS (SELECT 1 FROM u)`)] : [],
+  );
+  return done?.tx ?? null;
 }
 
 /**

@@ -174,9 +174,12 @@ export default async function paymentRoutes(app: App) {
     }
     let outcome;
     try {
-      outcome = await purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, async (ref) => {
-        r.referencia = ref;
-        if (idemKey) await svc.idempotency.setReferencia(buyer.routerId, idemKey, ref);
+      // The request's referencia is the purchase's (any answer, a 503 included, carries it); the key gets it
+      // in the same commit as the attempt. purchase() throws only while nothing was charged.
+      r.referencia ??= randomUUID();
+      outcome = await purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, {
+        referencia: r.referencia,
+        withAttempt: idemKey ? (ref) => svc.idempotency.referenciaSql(buyer.routerId, idemKey, ref) : undefined,
       });
     } catch (e) {
       if (idemKey) await svc.idempotency.release(buyer.routerId, idemKey).catch(() => undefined);
@@ -195,7 +198,7 @@ export default async function paymentRoutes(app: App) {
     config: { rateLimit: { max: 120, timeWindow: '1 minute', keyGenerator: credentialKey } },
   };
   const preValidation = async (request: FastifyRequest) => {
-    // A provisional reference so that even a 422 carries one; the purchase replaces it.
+    // The request's reference, so that even a 422 carries one; the purchase is recorded under it.
     (request as FastifyRequest & { referencia?: string }).referencia = randomUUID();
   };
 

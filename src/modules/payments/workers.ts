@@ -5,7 +5,7 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { transacciones } from '../../infra/db/schema.js';
-import { enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
+import { JOB_DONE, enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment, WebhookInput } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
 import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
@@ -28,9 +28,14 @@ export function registerWorkers(svc: PaymentsService): void {
   o.on(JOB.notify, (job) => sendNotice(svc, job));
 }
 
-async function deliver(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
+/**
+ * Put the purchase's voucher on its router. `known` is the row as the caller just committed it (the
+ * purchase request, which runs the first attempt itself), saving a re-read; `onDelivered` receives the row
+ * as delivered.
+ */
+export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
   const { db, secrets, logger } = svc.deps;
-  let tx = await findById(db.orm, txId(job));
+  let tx = known ?? (await findById(db.orm, txId(job)));
   if (!tx || tx.estado !== 'cobrada') return;
   for (let rename = 0; ; rename++) {
     const password = tx.passwordHotspot ? (secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
@@ -50,15 +55,17 @@ async function deliver(svc: PaymentsService, job: OutboxJob): Promise<JobResult>
       }
       return deliveryFailed(svc, tx, job, e);
     }
-    const current = tx;
-    const done = await db.transaction((t) => markDelivered(t, current.id));
-    if (!done) {
+    // One statement: the transition, the company's notice and this job's completion commit together.
+    const delivered = await markDelivered(db.orm, tx.id, job.id);
+    if (!delivered) {
       // Refunded while we were creating it: take it back (the removal job also does, whichever runs last).
       const now = await findById(db.orm, tx.id);
       if (now?.estado === 'reembolsada') await svc.hotspot().removeVoucher(tx.routerId, tx.usuarioHotspot ?? '').catch(() => undefined);
     }
     logger.info({ transaccion: tx.id, referencia: tx.referencia }, 'ficha entregada');
-    return;
+    if (!delivered) return;
+    onDelivered?.(delivered);
+    return JOB_DONE;
   }
 }
 
