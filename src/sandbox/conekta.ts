@@ -14,7 +14,7 @@
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenSandbox } from './http.js';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 export interface ConektaOrder extends Record<string, unknown> {
@@ -87,7 +87,6 @@ export async function startConektaFake(): Promise<ConektaFake> {
   const readScripts: ConektaScript[] = [];
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const usedTokens = new Set<string>();
-  const sockets = new Set<Socket>();
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const forgeKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
@@ -297,12 +296,7 @@ export async function startConektaFake(): Promise<ConektaFake> {
       send(res, 404, errorBody('resource_not_found_error', 'conekta.errors.resource_not_found.entity', 'El recurso no ha sido encontrado.'));
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenSandbox(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -338,10 +332,6 @@ export async function startConektaFake(): Promise<ConektaFake> {
       const res = await fetch(url, { method: 'POST', headers, body: raw });
       return { status: res.status, body: await res.text() };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

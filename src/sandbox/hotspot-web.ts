@@ -10,7 +10,7 @@
  */
 import { createHash, randomBytes } from 'node:crypto';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenSandbox } from './http.js';
 import type { SimState } from './routeros/state.js';
 
 export interface HotspotDevice {
@@ -70,7 +70,6 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
   const useChap = opts.chap !== false;
   const challenges = new Map<string, { id: Buffer; challenge: Buffer }>();
   const logins: HotspotLoginRecord[] = [];
-  const sockets = new Set<Socket>();
   let base = '';
   let visitors = 0;
   const hex2 = (n: number) => (n & 0xff).toString(16).toUpperCase().padStart(2, '0');
@@ -184,16 +183,8 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
       res.end(body);
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenSandbox(server, host, opts.port ?? 0);
   base = `http://${host}:${port}`;
 
   return {
@@ -204,11 +195,7 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
       files = next;
     },
     logins,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
 

@@ -16,7 +16,7 @@
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenSandbox } from './http.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signMercadoPagoNotification } from '../modules/payments/gateways/mercadopago.js';
 
@@ -75,7 +75,6 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
   const readScripts: MpScript[] = [];
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const usedTokens = new Set<string>();
-  const sockets = new Set<Socket>();
   let nextId = 1_300_000_001;
   let nextRefund = 900_000_001;
   let nextNotification = 120_000_000_001;
@@ -251,12 +250,7 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
       send(res, 404, err(404, 'not_found', 'resource not found'));
     });
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenSandbox(server);
 
   return {
     url: `http://127.0.0.1:${port}`,
@@ -299,10 +293,6 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
       const res = await fetch(`${target}${sep}data.id=${encodeURIComponent(dataId)}&type=payment`, { method: 'POST', headers, body });
       return { status: res.status, body: await res.text() };
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

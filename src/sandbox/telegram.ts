@@ -3,7 +3,7 @@
  * (including its 400 for malformed HTML entities) and records every accepted message.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo } from 'node:net';
+import { listenSandbox } from './http.js';
 
 export interface SentTelegramMessage {
   token: string;
@@ -68,18 +68,13 @@ export async function startTelegramFake(): Promise<TelegramFake> {
       reply(res, 200, { ok: true, result: { message_id: messages.length, chat: { id: body.chat_id }, text: body.text } });
     });
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenSandbox(server);
   return {
     url: `http://127.0.0.1:${port}`,
     messages,
     failNext(status = 500, description = 'Internal Server Error') {
       failures.push({ status, description });
     },
-    close: () =>
-      new Promise<void>((resolve) => {
-        server.closeAllConnections();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }

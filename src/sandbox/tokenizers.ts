@@ -17,7 +17,7 @@
  *   any other valid number → paid
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
-import type { AddressInfo, Socket } from 'node:net';
+import { listenSandbox } from './http.js';
 
 export const SANDBOX_CARDS = {
   approved: '4242424242424242',
@@ -122,7 +122,6 @@ export interface TokenizerServer {
 /** Serve both scripts (`/conekta.js`, `/mercadopago.js`) on a local port (0: any free port). */
 export async function startTokenizerServer(opts: { host?: string; port?: number } = {}): Promise<TokenizerServer> {
   const scripts: Record<string, string> = { '/conekta.js': conektaJsSource(), '/mercadopago.js': mercadoPagoJsSource() };
-  const sockets = new Set<Socket>();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
     const body = scripts[path];
@@ -134,25 +133,13 @@ export async function startTokenizerServer(opts: { host?: string; port?: number 
     res.writeHead(200, { 'content-type': 'application/javascript; charset=utf-8', 'cache-control': 'no-cache', 'access-control-allow-origin': '*' });
     res.end(body);
   });
-  server.on('connection', (s: Socket) => {
-    sockets.add(s);
-    s.on('close', () => sockets.delete(s));
-  });
   const host = opts.host ?? '127.0.0.1';
-  await new Promise<void>((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(opts.port ?? 0, host, () => resolve());
-  });
-  const { port } = server.address() as AddressInfo;
+  const { port, close } = await listenSandbox(server, host, opts.port ?? 0);
   const url = `http://${host}:${port}`;
   return {
     url,
     conektaJsUrl: `${url}/conekta.js`,
     mercadoPagoJsUrl: `${url}/mercadopago.js`,
-    close: () =>
-      new Promise<void>((resolve) => {
-        for (const s of sockets) s.destroy();
-        server.close(() => resolve());
-      }),
+    close,
   };
 }
