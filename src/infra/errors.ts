@@ -46,12 +46,35 @@ export function isForeignKeyViolation(err: unknown): boolean {
   return findPgError(err)?.code === '23503';
 }
 
-function findPgError(err: unknown): { code?: string; constraint?: string } | null {
+/** The error and its wrapped causes (drivers and Drizzle wrap PostgreSQL errors), outermost first. */
+function* causes(err: unknown): Generator<{ code?: unknown; message?: unknown; constraint?: string; cause?: unknown }> {
   let cur: unknown = err;
   for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
-    const c = cur as { code?: unknown; constraint?: string; cause?: unknown };
-    if (typeof c.code === 'string' && /^[0-9A-Z]{5}$/.test(c.code)) return c as { code: string; constraint?: string };
+    const c = cur as { code?: unknown; message?: unknown; constraint?: string; cause?: unknown };
+    yield c;
     cur = c.cause;
   }
+}
+
+function findPgError(err: unknown): { code?: string; constraint?: string } | null {
+  for (const c of causes(err)) {
+    if (typeof c.code === 'string' && /^[0-9A-Z]{5}$/.test(c.code)) return c as { code: string; constraint?: string };
+  }
   return null;
+}
+
+/**
+ * The database is restarting or unreachable (connection refused/reset/terminated, admin shutdown,
+ * "cannot connect now", pool timeout): a temporary 503, not a 500.
+ */
+export function isDatabaseUnavailable(err: unknown): boolean {
+  for (const e of causes(err)) {
+    const code = typeof e.code === 'string' ? e.code : '';
+    // 08xxx connection exceptions, 57P0x shutdown/crash/cannot-connect-now, 3D000 the database is gone.
+    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '3D000') return true;
+    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code)) return true;
+    const message = typeof e.message === 'string' ? e.message : '';
+    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(message)) return true;
+  }
+  return false;
 }

@@ -6,7 +6,7 @@
 import type { FastifyError, FastifyReply, FastifyRequest } from 'fastify';
 import FindMyWay from 'find-my-way';
 import type { App } from './types.js';
-import { ApiError, ValidationFailed, type ValidationItem } from '../errors.js';
+import { ApiError, ValidationFailed, isDatabaseUnavailable, type ValidationItem } from '../errors.js';
 import { SecretUnreadableError } from '../crypto/secrets.js';
 
 interface AjvError {
@@ -258,23 +258,4 @@ export function registerErrorHandling(app: App): void {
     request.log.error({ err: error }, 'error no controlado');
     return reply.code(500).send({ detail: 'Error interno del servidor', code: 'internal_error' });
   });
-}
-
-/**
- * The database is restarting or unreachable (connection refused/reset/terminated, admin shutdown,
- * "cannot connect now", pool timeout): a temporary 503, not a 500. Looks through wrapped causes.
- */
-export function isDatabaseUnavailable(err: unknown): boolean {
-  let cur: unknown = err;
-  for (let i = 0; i < 5 && cur && typeof cur === 'object'; i++) {
-    const e = cur as { code?: unknown; message?: unknown; cause?: unknown };
-    const code = typeof e.code === 'string' ? e.code : '';
-    // 08xxx connection exceptions, 57P0x shutdown/crash/cannot-connect-now, 3D000 the database is gone.
-    if (code.startsWith('08') || code === '57P01' || code === '57P02' || code === '57P03' || code === '3D000') return true;
-    if (['ECONNREFUSED', 'ECONNRESET', 'ETIMEDOUT', 'EPIPE', 'ENOTFOUND'].includes(code)) return true;
-    const message = typeof e.message === 'string' ? e.message : '';
-    if (/Connection terminated|timeout exceeded when trying to connect|Client has encountered a connection error|Connection ended unexpectedly/i.test(message)) return true;
-    cur = e.cause;
-  }
-  return false;
 }

@@ -5,7 +5,7 @@
  */
 import type { AppContext } from '../../context.js';
 import { ValidationFailed } from '../../infra/errors.js';
-import { naiveIso } from '../../infra/time.js';
+import { dateToDb, naiveIso } from '../../infra/time.js';
 
 export interface TransactionFilters {
   desde?: string;
@@ -52,7 +52,7 @@ function parseBound(value: string, field: 'desde' | 'hasta'): { text: string; da
   if ((!dateOnly && !DATE_TIME.test(value)) || Number.isNaN(ms)) {
     throw new ValidationFailed([{ type: 'datetime_parsing', loc: ['query', field], msg: 'Fecha inválida (use AAAA-MM-DD o AAAA-MM-DDTHH:MM:SS, UTC)', input: value }]);
   }
-  return { text: new Date(ms).toISOString().replace('T', ' ').replace('Z', ''), dateOnly, ms };
+  return { text: dateToDb(new Date(ms)), dateOnly, ms };
 }
 
 /** WHERE clause and parameters for the company's filtered transactions. */

@@ -6,8 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
-import { isUniqueViolation } from '../../infra/errors.js';
-import { isDatabaseUnavailable } from '../../infra/http/error-handling.js';
+import { isDatabaseUnavailable, isUniqueViolation } from '../../infra/errors.js';
 import { transacciones } from '../../infra/db/schema.js';
 import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
