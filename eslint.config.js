@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'test-results/', 'dist/', 'src/sandbox/portal-assets/**', 'src/modules/portal/assets/**'] },
+  { ignores: ['node_modules/', 'data/', 'test-results/', 'dist/', 'sandbox/portal-assets/**', 'src/modules/portal/assets/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -1,12 +1,12 @@
 /**
- * The external systems of a purchase, from src/sandbox (the same fakes the tests use), each behind a
+ * The external systems of a purchase, from sandbox (the same fakes the tests use), each behind a
  * timing proxy, plus a tiny control endpoint that tells the load generator how long the fakes took.
  */
 import http from 'node:http';
 import type net from 'node:net';
 import { startTimingProxy, type TimingProxy } from './timing-proxy.js';
-import { startRouterSimulator, type RouterSimulator } from '../src/sandbox/routeros/index.js';
-import { startConektaFake, type ConektaFake } from '../src/sandbox/conekta.js';
+import { startRouterSimulator, type RouterSimulator } from '../sandbox/routeros/index.js';
+import { startConektaFake, type ConektaFake } from '../sandbox/conekta.js';
 
 export const ROUTER_USER = 'admin';
 export const ROUTER_PASSWORD = 'router-bench-pass';

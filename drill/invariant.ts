@@ -13,8 +13,8 @@
  * Transactions still open (`iniciada`, `cobrada`, `en_revision`) are reported apart: the drill waits for
  * them to settle first (see `waitSettled`), and any left are violations of its deadline.
  */
-import type { ConektaFake } from '../src/sandbox/conekta.js';
-import type { RouterSimulator } from '../src/sandbox/routeros/index.js';
+import type { ConektaFake } from '../sandbox/conekta.js';
+import type { RouterSimulator } from '../sandbox/routeros/index.js';
 
 export type Query = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
 

@@ -22,12 +22,12 @@ import { loadConfig, readEnvironment, ConfigError } from '../src/config/index.js
 import { startService, type RunningService } from '../src/server.js';
 import { empresas, routers, usuarios } from '../src/infra/db/schema.js';
 import { KEY_TOPICS } from '../src/modules/auth/router-keys.js';
-import { startRouterSimulator, type RouterSimulator, type Row } from '../src/sandbox/routeros/index.js';
-import { startConektaFake } from '../src/sandbox/conekta.js';
-import { startMercadoPagoFake } from '../src/sandbox/mercadopago.js';
-import { SANDBOX_CARDS, startTokenizerServer, type TokenizerServer } from '../src/sandbox/tokenizers.js';
-import { startHotspotWeb } from '../src/sandbox/hotspot-web.js';
-import { demoLogoPng } from '../src/sandbox/demo-logo.js';
+import { startRouterSimulator, type RouterSimulator, type Row } from '../sandbox/routeros/index.js';
+import { startConektaFake } from '../sandbox/conekta.js';
+import { startMercadoPagoFake } from '../sandbox/mercadopago.js';
+import { SANDBOX_CARDS, startTokenizerServer, type TokenizerServer } from '../sandbox/tokenizers.js';
+import { startHotspotWeb } from '../sandbox/hotspot-web.js';
+import { demoLogoPng } from '../sandbox/demo-logo.js';
 
 const EMPRESA_ID = 'EMP_DEC0DE0001';
 const ROUTER_ID = 'RTR_DEC0DE01';

@@ -4,7 +4,7 @@ import { eq } from 'drizzle-orm';
 import { bearer, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTenant } from '../helpers/fixtures.js';
 import { empresas } from '../../src/infra/db/schema.js';
-import { startTelegramFake, type TelegramFake } from '../../src/sandbox/telegram.js';
+import { startTelegramFake, type TelegramFake } from '../../sandbox/telegram.js';
 import { TelegramError, TelegramService, escapeHtml } from '../../src/modules/notifications/telegram.js';
 
 describe('Telegram: POST /api/v1/admin/test-telegram and the client', () => {

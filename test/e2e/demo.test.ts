@@ -11,7 +11,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
-import { SANDBOX_CARDS } from '../../src/sandbox/tokenizers.js';
+import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { CHROMIUM, browserUnavailable, recordPurchases } from './harness.js';
 
 const DEMO = resolve('scripts/demo.ts');

@@ -18,12 +18,12 @@ export function recordPurchases(page: Page): Array<{ status: number; body: strin
 }
 import { startTestApp, bearer, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
-import { startConektaFake, type ConektaFake } from '../../src/sandbox/conekta.js';
-import { startMercadoPagoFake, type MercadoPagoFake } from '../../src/sandbox/mercadopago.js';
-import { startTokenizerServer, type TokenizerServer } from '../../src/sandbox/tokenizers.js';
-import { startHotspotWeb, type HotspotWeb } from '../../src/sandbox/hotspot-web.js';
-import { demoLogoPng } from '../../src/sandbox/demo-logo.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
+import { startConektaFake, type ConektaFake } from '../../sandbox/conekta.js';
+import { startMercadoPagoFake, type MercadoPagoFake } from '../../sandbox/mercadopago.js';
+import { startTokenizerServer, type TokenizerServer } from '../../sandbox/tokenizers.js';
+import { startHotspotWeb, type HotspotWeb } from '../../sandbox/hotspot-web.js';
+import { demoLogoPng } from '../../sandbox/demo-logo.js';
 
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 

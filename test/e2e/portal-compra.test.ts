@@ -1,7 +1,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
-import { SANDBOX_CARDS } from '../../src/sandbox/tokenizers.js';
+import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { browserUnavailable, recordPurchases, startPortalWorld, type PortalWorld } from './harness.js';
 
 const skip = browserUnavailable();

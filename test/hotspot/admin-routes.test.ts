@@ -6,7 +6,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, bearer, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
-import { startRouterSimulator, fixtureCertificate, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, fixtureCertificate, type RouterSimulator } from '../../sandbox/routeros/index.js';
 
 const ENV = { ROUTEROS_CONNECT_TIMEOUT_MS: '1000', ROUTEROS_COMMAND_TIMEOUT_MS: '1000', ROUTEROS_BREAKER_THRESHOLD: '2', ROUTEROS_BREAKER_COOLDOWN_MS: '60000' };
 const NAIVE_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?$/;

@@ -8,7 +8,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, bearer, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter } from '../helpers/fixtures.js';
-import { startRouterSimulator, type RouterSimulator, type SimulatorOptions } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, type RouterSimulator, type SimulatorOptions } from '../../sandbox/routeros/index.js';
 
 const ENV = {
   ROUTEROS_CONNECT_TIMEOUT_MS: '1000',

@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { execFile, execFileSync } from 'node:child_process';
 import { fileURLToPath } from 'node:url';
 import { promisify } from 'node:util';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
 
 const PYTHON = '/usr/bin/python3';
 const SCRIPT = fileURLToPath(new URL('./librouteros-client.py', import.meta.url));

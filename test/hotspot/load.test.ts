@@ -7,7 +7,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter } from '../helpers/fixtures.js';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
 
 const POOL_MAX = 4;
 

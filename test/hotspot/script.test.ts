@@ -8,7 +8,7 @@ import assert from 'node:assert/strict';
 import { randomBytes } from 'node:crypto';
 import { buildLoginScript } from '../../src/modules/hotspot/autoconnect.js';
 import { routerosString, normaliseMac, normaliseClientIp, looksLikeMac, durationToSeconds, minutesToDuration, secondsToDuration } from '../../src/modules/hotspot/validation.js';
-import { runScript } from '../../src/sandbox/routeros/index.js';
+import { runScript } from '../../sandbox/routeros/index.js';
 
 function roundTrip(value: string): { value: string; executed: string[] } {
   const logins: Array<Record<string, string>> = [];

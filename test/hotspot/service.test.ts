@@ -3,7 +3,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter } from '../helpers/fixtures.js';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
 import { RouterProfileMissingError, RouterUnreachableError, VoucherNameTakenError } from '../../src/modules/hotspot/service.js';
 
 const ENV = { ROUTEROS_CONNECT_TIMEOUT_MS: '1500', ROUTEROS_COMMAND_TIMEOUT_MS: '1500', HOTSPOT_LOGIN_SETTLE_MS: '10', ROUTEROS_BREAKER_THRESHOLD: '2', ROUTEROS_BREAKER_COOLDOWN_MS: '60000' };

@@ -14,7 +14,7 @@ import net from 'node:net';
 import { inArray } from 'drizzle-orm';
 import type { TestApp } from '../helpers/app.js';
 import { transacciones } from '../../src/infra/db/schema.js';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
 import { conektaBody, createShop, mpBody, paymentEnv, routerDown, routerUp, startFakes, startPaymentsApp, waitFor, type Fakes, type Shop } from './helpers.js';
 import { spawnService, type Child } from './child.js';
 

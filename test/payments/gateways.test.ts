@@ -2,8 +2,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { startConektaFake, type ConektaFake } from '../../src/sandbox/conekta.js';
-import { startMercadoPagoFake, type MercadoPagoFake } from '../../src/sandbox/mercadopago.js';
+import { startConektaFake, type ConektaFake } from '../../sandbox/conekta.js';
+import { startMercadoPagoFake, type MercadoPagoFake } from '../../sandbox/mercadopago.js';
 import { ConektaGateway, conektaPhone } from '../../src/modules/payments/gateways/conekta.js';
 import { ERROR_CODE_MESSAGES, PAYMENT_STATUS_MESSAGES, errorMessage } from '../../src/modules/payments/gateways/conekta-tables.js';
 import { MercadoPagoGateway, signMercadoPagoNotification } from '../../src/modules/payments/gateways/mercadopago.js';

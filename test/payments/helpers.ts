@@ -4,10 +4,10 @@ import { eq } from 'drizzle-orm';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
 import { productos, transacciones } from '../../src/infra/db/schema.js';
-import { startConektaFake, type ConektaFake } from '../../src/sandbox/conekta.js';
-import { startMercadoPagoFake, type MercadoPagoFake } from '../../src/sandbox/mercadopago.js';
-import { startTelegramFake, type TelegramFake } from '../../src/sandbox/telegram.js';
-import { startRouterSimulator, type RouterSimulator } from '../../src/sandbox/routeros/index.js';
+import { startConektaFake, type ConektaFake } from '../../sandbox/conekta.js';
+import { startMercadoPagoFake, type MercadoPagoFake } from '../../sandbox/mercadopago.js';
+import { startTelegramFake, type TelegramFake } from '../../sandbox/telegram.js';
+import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
 import type { AppContext } from '../../src/context.js';
 
 export interface Fakes {

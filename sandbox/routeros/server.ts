@@ -10,7 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeSentence, SentenceReader } from '../../modules/hotspot/routeros/protocol.js';
+import { encodeSentence, SentenceReader } from '../../src/modules/hotspot/routeros/protocol.js';
 import { SimState, SimTrap, type Row, type SimVersion } from './state.js';
 import { simulatorCertificate, type SimCertificate } from './cert.js';
 

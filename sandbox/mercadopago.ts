@@ -18,7 +18,7 @@
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
 import { randomBytes, randomUUID } from 'node:crypto';
-import { signMercadoPagoNotification } from '../modules/payments/gateways/mercadopago.js';
+import { signMercadoPagoNotification } from '../src/modules/payments/gateways/mercadopago.js';
 
 export interface MpPayment extends Record<string, unknown> {
   id: number;

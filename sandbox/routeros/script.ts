@@ -7,7 +7,7 @@
  * recorded as executed (the injection tests assert that list stays empty) and otherwise ignored.
  */
 
-import { decodeText } from '../../modules/hotspot/routeros/protocol.js';
+import { decodeText } from '../../src/modules/hotspot/routeros/protocol.js';
 
 type Part = { kind: 'lit'; text: string } | { kind: 'var'; name: string } | { kind: 'cmd'; text: string };
 type Token = Part[];
