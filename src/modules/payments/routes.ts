@@ -170,7 +170,15 @@ export default async function paymentRoutes(app: App) {
         r.referencia = String(claim.response.body.referencia ?? '');
         return reply.code(claim.response.status).header('idempotent-replayed', 'true').send(claim.response.body);
       }
-      if (claim.kind === 'conflict') throw new ApiError(409, claim.detail, claim.code, {}, claim.referencia ? { referencia: claim.referencia } : {});
+      if (claim.kind === 'attempt') {
+        r.referencia = claim.referencia;
+        return reply.code(202).header('idempotent-replayed', 'true').send(await attemptAnswer(buyer.routerId, claim.referencia));
+      }
+      if (claim.kind === 'conflict') {
+        // No referencia on this answer (it would open the first purchase's transaction).
+        r.referencia = undefined;
+        throw new ApiError(409, claim.detail, claim.code);
+      }
     }
     let outcome;
     try {
@@ -187,10 +195,30 @@ export default async function paymentRoutes(app: App) {
     }
     r.referencia = outcome.referencia;
     if (idemKey) {
-      if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
-      else await svc.idempotency.release(buyer.routerId, idemKey);
+      // The computed answer is sent even if the key cannot be completed (the database dropped): a same-key
+      // retry is then answered from the transaction row, never by charging again.
+      try {
+        if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
+        else await svc.idempotency.release(buyer.routerId, idemKey);
+      } catch (e) {
+        request.log.error({ err: e, referencia: outcome.referencia }, 'no se pudo completar la clave de idempotencia');
+      }
     }
     return reply.code(outcome.response.status).send(outcome.response.body);
+  };
+
+  /** A same-key retry whose first request never completed: the attempt's state, from its row, at once. */
+  const attemptAnswer = async (routerId: string, referencia: string) => {
+    const tx = await findByReferencia(ctx.db.orm, referencia);
+    const mine = tx && tx.routerId === routerId ? tx : null;
+    return {
+      detail: 'Su compra ya está registrada; consulte su referencia para ver el resultado. No vuelva a ingresar su tarjeta.',
+      code: 'purchase_in_progress',
+      referencia,
+      estado: mine?.estado ?? 'iniciada',
+      estado_pago: mine?.estadoPago ?? 'pending',
+      estado_hotspot: mine ? estadoHotspotWire(mine) : 'pendiente',
+    };
   };
 
   const purchaseConfig = {

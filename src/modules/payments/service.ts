@@ -54,7 +54,7 @@ export class PaymentsService {
     this.conekta = new ConektaGateway({ apiBase: c.conektaApiBase, timeoutMs: c.gatewayTimeoutMs });
     this.mercadoPago = new MercadoPagoGateway({ apiBase: c.mercadoPagoApiBase, timeoutMs: c.gatewayTimeoutMs, publicBaseUrl: c.publicBaseUrl });
     this.outbox = new Outbox(deps.db, deps.logger, { pollMs: 500, concurrency: 8, leaseMs: 6_000, ...outboxOptions });
-    this.idempotency = new IdempotencyStore(deps.db, deps.secrets.general, c.gatewayTimeoutMs + 30_000);
+    this.idempotency = new IdempotencyStore(deps.db, deps.secrets.general, c.idempotencyWaitMs);
     this.voucherLengths = { username: c.voucherUsernameLength, password: c.voucherPasswordLength, pin: c.voucherPinLength };
     registerWorkers(this);
   }
