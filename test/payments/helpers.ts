@@ -43,6 +43,9 @@ export function paymentEnv(f: Fakes, extra: Record<string, string> = {}): Record
     ROUTEROS_BREAKER_THRESHOLD: '1000',
     ROUTEROS_BREAKER_COOLDOWN_MS: '0',
     HOTSPOT_LOGIN_SETTLE_MS: '10',
+    // A lookup miss is final at once here (the search-lag tests set a horizon of their own).
+    PAYMENT_NOT_FOUND_HORIZON_MS: '0',
+    IDEMPOTENCY_WAIT_MS: '2000',
     ...extra,
   };
 }

@@ -7,7 +7,7 @@
 import { and, eq, getTableColumns, inArray, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Executor } from '../../infra/db/index.js';
 import { transacciones } from '../../infra/db/schema.js';
-import { enqueue, enqueueSql, jobDoneSql, type OutboxJob } from '../../infra/outbox.js';
+import { enqueue, enqueueSql, jobDoneSql, newLeaseToken, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
 import { OPEN, guardSql, type Evento } from './transitions.js';
 
@@ -25,9 +25,10 @@ export const JOB = {
   applyPayment: 'pagos.aplicar_pago',
   webhookLookup: 'pagos.webhook_pendiente',
   notify: 'pagos.telegram',
+  purge: 'pagos.purgar',
 } as const;
 
-export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida';
+export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida' | 'alerta' | 'reembolso_parcial';
 
 const COLUMNS = Object.entries(getTableColumns(transacciones));
 
@@ -118,9 +119,10 @@ export async function markCharged(
     })
     .where(and(eq(transacciones.id, id), guardSql('cobro_aprobado', { lecturaFresca: opts.lecturaFresca })))
     .returning();
-  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs }, from));
+  const leaseToken = opts.claimForMs !== undefined ? newLeaseToken() : undefined;
+  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs, leaseToken }, from));
   if (!done) return null;
-  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0 };
+  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0, leaseToken };
   return { tx: done.tx, job };
 }
 
@@ -186,9 +188,10 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
 /**
  * The voucher is on the router: record it and queue the company's notice, in one statement. `jobId` (the
  * running delivery job) is marked done in the same commit, saving the outbox its own round trip. Returns
- * the updated row when this call made the transition.
+ * the updated row when this call made the transition. With a fenced job, a worker whose lease was taken
+ * over still records the delivery (the voucher IS on the router) but does not close the other's job.
  */
-export async function markDelivered(ex: Executor, id: number, jobId?: number): Promise<Transaccion | null> {
+export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
     // A partly refunded purchase keeps its state (the voucher was still owed).
@@ -200,7 +203,7 @@ export async function markDelivered(ex: Executor, id: number, jobId?: number): P
     update,
     (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
-    jobId !== undefined ? [jobDoneSql(jobId, sql`EXISTS (SELECT 1 FROM u)`)] : [],
+    job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : [],
   );
   return done?.tx ?? null;
 }

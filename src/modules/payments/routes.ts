@@ -279,7 +279,8 @@ export default async function paymentRoutes(app: App) {
       if (!tx || tx.routerId !== principal.routerId || tx.empresaId !== principal.empresaId) {
         throw new ApiError(404, 'Transacción no encontrada', 'transaction_not_found');
       }
-      const delivered = tx.estado === 'entregada';
+      // A partial refund leaves the voucher active: its credentials are still shown.
+      const delivered = tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active');
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
       const cents = tx.montoCentavos ?? priceToCents(tx.monto) ?? 0;
       return {
@@ -290,6 +291,7 @@ export default async function paymentRoutes(app: App) {
         pasarela: tx.pasarela,
         id_transaccion: tx.transaccionId,
         monto: centsToNumber(cents),
+        monto_reembolsado: centsToNumber(tx.reembolsadoCentavos ?? 0),
         moneda: tx.moneda,
         producto_id: tx.productoId,
         tipo_usuario: tx.tipoUsuario,
@@ -361,13 +363,16 @@ export default async function paymentRoutes(app: App) {
         body: Type.Optional(Type.Union([Type.Object({ motivo: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])) }), Type.Null()])),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = currentUser(request);
       const motivo = (request.body as { motivo?: string | null } | null | undefined)?.motivo ?? null;
-      const tx = await svc.adminRefund(auditActor(request), user.empresaId!, request.params.id, motivo);
+      const { tx, job } = await svc.adminRefund(auditActor(request), user.empresaId!, request.params.id, motivo);
+      // 202: the refund is a durable job; `reembolso` is its state (completado, or still running with its last error).
+      reply.code(202);
       return {
         success: true,
-        message: 'Reembolso realizado correctamente',
+        message: job.estado === 'completado' ? 'Reembolso realizado correctamente' : 'Reembolso en proceso: se completará automáticamente',
+        reembolso: job,
         transaccion: {
           id: tx.id,
           referencia: tx.referencia,
@@ -375,6 +380,7 @@ export default async function paymentRoutes(app: App) {
           estado_pago: tx.estadoPago,
           estado_hotspot: estadoHotspotWire(tx),
           monto: centsToNumber(tx.montoCentavos ?? priceToCents(tx.monto) ?? 0),
+          monto_reembolsado: centsToNumber(tx.reembolsadoCentavos ?? 0),
           moneda: tx.moneda,
           reembolsada_en: naiveIso(tx.reembolsadaEn),
         },
