@@ -3,7 +3,8 @@
  * router dead past the delivery deadline, then the money invariant and the counts.
  * Options: --quick (the short version that `npm test` runs: no PostgreSQL restart, no deadline refund),
  * --purchases <n> (per phase, default 12), --routers <n> (default 4), --only <phase,...> (and the baseline),
- * --settle <ms> (how long each phase may take to settle, default 60000).
+ * --settle <ms> (how long each phase may take to settle, default 60000), --model <n> [--seed <s>] (only the
+ * money model's long mode, drill/model.ts: n random runs; no PostgreSQL restart).
  *
  * The PostgreSQL restart affects every database on 127.0.0.1:5432: do not run this while others test.
  */
@@ -12,12 +13,19 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ROOT, cleanup } from '../bench/harness.js';
 import { renderSummary, runDrill } from './drill.js';
+import { runModelDrill } from './model.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
 const quick = args.includes('--quick');
 
 const started = Date.now();
+if (arg('--model')) {
+  void runModelDrill(Number(arg('--model')), arg('--seed') ? Number(arg('--seed')) : undefined, (line) => process.stderr.write(`[drill] ${line}\n`)).then((ok) => {
+    process.exitCode = ok ? 0 : 1;
+    setImmediate(() => process.exit());
+  });
+} else
 runDrill({
   routers: Number(arg('--routers') ?? 4),
   purchases: Number(arg('--purchases') ?? (quick ? 4 : 12)),
