@@ -39,6 +39,16 @@ export interface BuildOptions {
   logger?: boolean;
 }
 
+/**
+ * TRUST_PROXY as Fastify wants it: a hop count n believes the n addresses nearest to us in
+ * X-Forwarded-For (so `true`, read as 1, takes the address our own proxy appended, never the leftmost
+ * one a client can write); a list believes only those proxies.
+ */
+function trustProxyOption(t: false | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof t === 'number') return (_address: string, hop: number) => hop < t;
+  return t;
+}
+
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger === false ? pino({ level: 'silent' }) : ctx.logger,
@@ -46,7 +56,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
     },
-    trustProxy: ctx.config.trustProxy,
+    trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
     return503OnClosing: true,

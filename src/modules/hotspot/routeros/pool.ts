@@ -65,17 +65,14 @@ export class RouterPool {
     }
   }
 
-  /** Open a connection outside the pool (and outside the breaker's fail-fast), e.g. an explicit admin test. */
+  /**
+   * Open a fresh connection outside the pool, e.g. an explicit admin test. It goes through the circuit
+   * breaker like every other connection (an open circuit fails at once with the last failure's message),
+   * so repeated tests cannot be used to hammer a host.
+   */
   async probe<T>(fn: (conn: RouterOSConnection) => Promise<T>): Promise<T> {
     this.lastUsed = Date.now();
-    let conn: RouterOSConnection;
-    try {
-      conn = await RouterOSConnection.open(this.connOpts);
-      this.breaker.success();
-    } catch (err) {
-      if (err instanceof ConnectError) this.breaker.failure(err);
-      throw err;
-    }
+    const conn = await this.openConnection();
     try {
       return await fn(conn);
     } finally {
