@@ -12,6 +12,7 @@ import type { AppContext } from './context.js';
 import type { App } from './infra/http/types.js';
 import { frameworkErrors, registerErrorHandling } from './infra/http/error-handling.js';
 import { registerSecurityHeaders } from './infra/http/security-headers.js';
+import { registerBodyShapeRules } from './infra/http/body-shape.js';
 import { registerCors } from './infra/http/cors.js';
 import pino from 'pino';
 import { requestChildLogger } from './infra/logging.js';
@@ -70,6 +71,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   app.decorateRequest('routerPrincipal', null);
 
   registerErrorHandling(app);
+  registerBodyShapeRules(app);
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {
