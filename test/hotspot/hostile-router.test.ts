@@ -29,7 +29,6 @@ describe('hostile router', () => {
   let token: string;
   let empresaId: string;
   let routerId: string;
-  let apiKey: string;
 
   before(async () => {
     t = await startTestApp({ env: ENV });
@@ -37,7 +36,6 @@ describe('hostile router', () => {
     empresaId = (await createEmpresa(t.ctx)).id;
     const r = await createRouter(t.ctx, empresaId, { host: sim.host, puerto: sim.port, password: 'xyz' });
     routerId = r.id;
-    apiKey = r.apiKey;
     const admin = await createUser(t.ctx, { rol: 'cliente_admin', empresaId });
     token = await t.login(admin.email, admin.password);
   });
