@@ -164,7 +164,7 @@ describe('per-company limit on concurrent router connections', () => {
 
   it('one company never holds more connections than its limit, over all its routers; the others wait their turn', async () => {
     const empresaId = (await createEmpresa(t.ctx)).id;
-    const keys = [];
+    const keys: string[] = [];
     for (let i = 0; i < 3; i++) keys.push((await createRouter(t.ctx, empresaId, { host: sim.host, puerto: sim.port, password: 'xyz' })).apiKey);
     sim.slow(150);
     sim.resetStats();

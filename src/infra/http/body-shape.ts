@@ -26,7 +26,7 @@ export function depthExceeds(root: unknown, limit: number): boolean {
   return false;
 }
 
-type Schema = { type?: string | string[]; anyOf?: Schema[]; oneOf?: Schema[]; properties?: Record<string, Schema>; items?: Schema | Schema[] };
+type Schema = { type?: string | string[]; anyOf?: Schema[]; oneOf?: Schema[]; properties?: Record<string, Schema> };
 
 function typesOf(s: Schema): Set<string> | null {
   if (s.type !== undefined) return new Set(Array.isArray(s.type) ? s.type : [s.type]);
@@ -51,12 +51,6 @@ function objectMember(s: Schema): Schema | null {
   return null;
 }
 
-function arrayItems(s: Schema): Schema | null {
-  if (s.items && !Array.isArray(s.items)) return s.items;
-  for (const m of s.anyOf ?? s.oneOf ?? []) if (m.items && !Array.isArray(m.items)) return m.items;
-  return null;
-}
-
 /** Walk the body along its schema: collect string_type problems, convert lax booleans in place. */
 function strictStrings(schema: Schema, container: Record<string | number, unknown>, key: string | number, loc: Array<string | number>, items: ValidationItem[], depth: number): void {
   if (depth > MAX_BODY_DEPTH) return;
@@ -76,11 +70,9 @@ function strictStrings(schema: Schema, container: Record<string | number, unknow
       return;
     }
   }
-  if (Array.isArray(value)) {
-    const itemSchema = arrayItems(schema);
-    if (itemSchema) value.forEach((_, i) => strictStrings(itemSchema, value as unknown as Record<number, unknown>, i, [...loc, i], items, depth + 1));
-    return;
-  }
+  // Not into arrays: the one array of objects we validate (product `detalles`) is `List[Dict[str, Any]]`
+  // in the legacy, where any value goes (our `texto` string is a normalisation, coerced on purpose).
+  if (Array.isArray(value)) return;
   if (typeof value === 'object') {
     const obj = objectMember(schema);
     if (!obj?.properties) return;
