@@ -153,7 +153,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'ROUTEROS_MAX_REPLY_ROWS', required: false, default: '100000', doc: 'RouterOS API: most rows one reply may carry' },
   { name: 'ROUTEROS_MAX_WORD_BYTES', required: false, default: '1048576', doc: 'RouterOS API: longest word accepted from a router' },
   { name: 'ROUTEROS_MAX_CONNECTIONS_PER_COMPANY', required: false, default: '16', doc: 'RouterOS API: connections one company may use at once over all its routers, per instance' },
-  { name: 'HOTSPOT_ROUTER_FAILURE_BUDGET', required: false, default: '60', doc: 'Failed voucher checks per router per window (all devices and IPs); beyond it checks are paced to this rate, not locked' },
+  { name: 'HOTSPOT_ROUTER_FAILURE_BUDGET', required: false, default: '30', doc: 'Failed voucher checks per router per window (all devices and IPs); beyond it one check per window/budget, not a lock. With 8-digit PINs and 500 live vouchers: about 35 days of guessing per expected hit' },
   { name: 'ROUTER_TESTS_PER_MINUTE', required: false, default: '10', doc: 'Router connection tests (test-connection) a company may run per minute' },
   { name: 'METRICS_TOKEN', required: false, default: '', doc: 'Bearer token /metrics requires; empty: /metrics is open (set it in production)' },
   { name: 'ROUTEROS_CONNECT_TIMEOUT_MS', required: false, default: '10000', doc: 'RouterOS API: connect + login timeout, in milliseconds' },

@@ -45,6 +45,9 @@ export interface ReplyLimits {
   maxWordBytes: number;
 }
 
+/** The /login answer is `!done` (or a `!trap` with its message): anything near this is not a router. */
+export const LOGIN_REPLY_BYTES = 64 * 1024;
+
 /** A few MB: a print of 50 000 hotspot users with a short proplist stays well under these. */
 export const REPLY_LIMITS: ReplyLimits = { maxReplyBytes: 8 * 1024 * 1024, maxReplyRows: 100_000, maxWordBytes: 1024 * 1024 };
 
@@ -92,6 +95,8 @@ export class RouterOSConnection extends EventEmitter {
   private readonly limits: ReplyLimits;
   /** Bytes received since the current command was sent. */
   private replyBytes = 0;
+  /** Until logged in, replies are capped much lower (a real /login answer is a few bytes). */
+  private loggingIn = true;
   readonly createdAt = Date.now();
   lastUsed = Date.now();
 
@@ -122,6 +127,7 @@ export class RouterOSConnection extends EventEmitter {
     try {
       const left = Math.max(1, deadline - Date.now());
       await conn.command('/login', { attrs: { name: opts.user, password: opts.password }, timeoutMs: left });
+      conn.loggingIn = false;
       return conn;
     } catch (err) {
       conn.close();
@@ -174,8 +180,9 @@ export class RouterOSConnection extends EventEmitter {
   private onData(chunk: Buffer): void {
     if (this.closedError) return;
     this.replyBytes += chunk.length;
-    if (this.replyBytes > this.limits.maxReplyBytes) {
-      this.fail(new ReplyTooLargeError(`respuesta de más de ${this.limits.maxReplyBytes} bytes`));
+    const cap = this.loggingIn ? Math.min(LOGIN_REPLY_BYTES, this.limits.maxReplyBytes) : this.limits.maxReplyBytes;
+    if (this.replyBytes > cap) {
+      this.fail(new ReplyTooLargeError(`respuesta de más de ${cap} bytes`));
       return;
     }
     let sentences: string[][];

@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CircuitBreaker } from './breaker.js';
 import { RouterOSConnection, type ConnectionOptions } from './connection.js';
-import { ConnectError, ConnectionLostError, RouterOSError } from './errors.js';
+import { ConnectError, ConnectionLostError, ReplyTooLargeError, RouterOSError } from './errors.js';
 
 export interface PoolOptions {
   max: number;
@@ -53,6 +53,9 @@ export class RouterPool {
     try {
       return await fn(first.conn);
     } catch (err) {
+      // A router that answers with oversized replies is as unusable as one that does not answer: it
+      // counts towards the breaker, so a hostile router fails fast instead of being read again and again.
+      if (err instanceof ReplyTooLargeError) this.breaker.failure(err);
       if (!(first.reused && err instanceof ConnectionLostError)) throw err;
     } finally {
       this.release(first.conn);
