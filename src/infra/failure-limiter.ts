@@ -5,8 +5,9 @@
  * - `lock`: no attempt until its window ends (per account+IP, per voucher/device: the attacker's own key);
  * - `progressive`: one attempt per delay that doubles with each further failure (1 s, 2 s, 4 s … 30 s), so
  *   a flood slows the key down without locking its legitimate users out (per account, per IP group);
- * - `pace`: one attempt per window/free (per router: its failure budget, whoever sends the guesses).
- * Slots of `progressive` and `pace` are reserved atomically, so parallel requests cannot share one.
+ * - `pace`: a budget of `free` attempts per window, counted when they start (a success gives its unit
+ *   back), then one attempt per window/free (per router: its failure budget, whoever sends the guesses).
+ * Slots are reserved atomically, so parallel requests can neither share one nor all pass a low count.
  * IPv6 clients are grouped by /64 (one host usually holds a whole /64).
  */
 import type { Redis } from 'ioredis';
@@ -15,7 +16,10 @@ import { isIP } from 'node:net';
 interface CounterStore {
   /** Current count and milliseconds left in the window (0 when no window). */
   get(key: string): Promise<{ count: number; ttlMs: number }>;
-  increment(key: string, windowMs: number): Promise<void>;
+  /** Add one (starting the window when the key is new); the new count. */
+  increment(key: string, windowMs: number): Promise<number>;
+  /** Take one back, if the window still exists. */
+  decrement(key: string): Promise<void>;
   reset(key: string): Promise<void>;
   /** Take the slot `key` for `ms` if it is free: 0, else the milliseconds until it frees. */
   reserve(key: string, ms: number): Promise<number>;
@@ -42,11 +46,15 @@ class MemoryCounters implements CounterStore {
   async increment(key: string, windowMs: number) {
     const now = Date.now();
     const w = this.live(key, now);
-    if (w) w.count++;
-    else {
-      if (this.windows.size > 100_000) this.prune(now);
-      this.windows.set(key, { count: 1, resetAt: now + windowMs });
-    }
+    if (w) return ++w.count;
+    if (this.windows.size > 100_000) this.prune(now);
+    this.windows.set(key, { count: 1, resetAt: now + windowMs });
+    return 1;
+  }
+
+  async decrement(key: string) {
+    const w = this.live(key, Date.now());
+    if (w && w.count > 0) w.count--;
   }
 
   async reset(key: string) {
@@ -79,7 +87,13 @@ class RedisCounters implements CounterStore {
   async increment(key: string, windowMs: number) {
     const k = this.prefix + key;
     // INCR then set the window only when the key is new (NX), atomically.
-    await this.redis.multi().incr(k).pexpire(k, windowMs, 'NX').exec();
+    const res = (await this.redis.multi().incr(k).pexpire(k, windowMs, 'NX').exec()) as [[null, number], unknown];
+    return Number(res[0][1]);
+  }
+
+  async decrement(key: string) {
+    // Only while the window exists (a DECR on an expired key would create one without a TTL).
+    await this.redis.eval("if redis.call('exists', KEYS[1]) == 1 then return redis.call('decr', KEYS[1]) end return 0", 1, this.prefix + key);
   }
 
   async reset(key: string) {
@@ -111,6 +125,9 @@ class FallbackCounters implements CounterStore {
   }
   increment(key: string, windowMs: number) {
     return this.run((s) => s.increment(key, windowMs));
+  }
+  decrement(key: string) {
+    return this.run((s) => s.decrement(key));
   }
   reset(key: string) {
     return this.run((s) => s.reset(key));
@@ -160,19 +177,37 @@ export class FailureLimiter {
    * wait (for the Retry-After header).
    */
   async attempt(rules: LimitRule[]): Promise<number> {
-    const counts = await Promise.all(rules.map((r) => this.store.get(r.key)));
+    const counts = await Promise.all(rules.map((r) => (r.mode === 'pace' ? null : this.store.get(r.key))));
     let waitMs = 0;
-    // Locks first: a locked attempt must not use up a paced slot.
+    // Locks first: a locked attempt must not use up a slot.
     rules.forEach((r, i) => {
-      if (r.mode === 'lock' && counts[i].count >= r.free) waitMs = Math.max(waitMs, counts[i].ttlMs);
+      const c = counts[i];
+      if (r.mode === 'lock' && c && c.count >= r.free) waitMs = Math.max(waitMs, c.ttlMs);
     });
     if (waitMs > 0) return Math.max(1, Math.ceil(waitMs / 1000));
+    const taken: LimitRule[] = [];
     for (const [i, r] of rules.entries()) {
-      if (r.mode === 'lock' || counts[i].count < r.free) continue;
-      const left = await this.store.reserve(r.key, this.slotMs(r, counts[i].count));
+      if (r.mode === 'lock') continue;
+      let count: number;
+      if (r.mode === 'pace') {
+        // A budget counts attempts as they start (atomically), so a burst of parallel requests cannot all
+        // pass while the count is still low; a success gives its unit back (recordSuccess).
+        count = await this.store.increment(r.key, this.windowOf(r));
+        taken.push(r);
+        if (count <= r.free) continue;
+      } else {
+        count = counts[i]!.count;
+        if (count < r.free) continue;
+      }
+      const left = await this.store.reserve(r.key, this.slotMs(r, count));
       if (left > 0) waitMs = Math.max(waitMs, left);
     }
-    return waitMs > 0 ? Math.max(1, Math.ceil(waitMs / 1000)) : 0;
+    if (waitMs > 0) {
+      // Refused: the budget units this attempt took are given back.
+      await Promise.all(taken.map((r) => this.store.decrement(r.key)));
+      return Math.max(1, Math.ceil(waitMs / 1000));
+    }
+    return 0;
   }
 
   private progressiveDelay(excess: number): number {
@@ -181,25 +216,23 @@ export class FailureLimiter {
   }
 
   async recordFailure(rules: LimitRule[]): Promise<void> {
-    await Promise.all(rules.map((r) => this.store.increment(r.key, this.windowOf(r))));
+    // Budgets (pace) were counted when the attempt started.
+    const counted = rules.filter((r) => r.mode !== 'pace');
+    const counts = await Promise.all(counted.map((r) => this.store.increment(r.key, this.windowOf(r))));
     // A slowed key waits from its last failure too (not only from its last attempt).
-    await Promise.all(
-      rules
-        .filter((r) => r.mode !== 'lock')
-        .map(async (r) => {
-          const { count } = await this.store.get(r.key);
-          if (count >= r.free) await this.store.reserve(r.key, this.slotMs(r, count));
-        }),
-    );
+    await Promise.all(counted.map((r, i) => (r.mode === 'progressive' && counts[i] >= r.free ? this.store.reserve(r.key, this.slotMs(r, counts[i])) : null)));
   }
 
   private slotMs(r: LimitRule, count: number): number {
     return r.mode === 'pace' ? this.windowOf(r) / r.free : this.progressiveDelay(count - r.free);
   }
 
-  /** A success forgives the failures of these keys (not of router budgets or IP groups). */
+  /**
+   * A success: the failures of the lock/progressive keys given are forgiven (pass only the subject's own
+   * keys, never an IP group's), and a budget (pace) gets back the unit this attempt took.
+   */
   async recordSuccess(rules: LimitRule[]): Promise<void> {
-    await Promise.all(rules.map((r) => this.store.reset(r.key)));
+    await Promise.all(rules.map((r) => (r.mode === 'pace' ? this.store.decrement(r.key) : this.store.reset(r.key))));
   }
 }
 
@@ -247,6 +280,10 @@ export const limitRules = {
       { key: `r:${routerId}`, free: c.routerBudget, mode: 'pace' },
     ];
   },
+  /** What a valid voucher check settles: its device/name key is forgiven, its router budget unit given back. */
+  voucherSuccess(rules: LimitRule[]): LimitRule[] {
+    return rules.filter((r) => r.mode !== 'progressive');
+  },
   /** Explicit router connection tests of a company: every test counts (recorded as an attempt). */
   routerTest(empresaId: string, perMinute: number): LimitRule[] {
     return [{ key: `t:${empresaId}`, free: perMinute, mode: 'lock', windowSeconds: 60 }];
@@ -258,7 +295,7 @@ export const limitRules = {
   unknownPayment(routerId: string, ip: string): LimitRule[] {
     return [
       { key: `pi:${routerId}|${ipGroup(ip)}`, free: 10, mode: 'progressive' },
-      { key: `pr:${routerId}`, free: 60, mode: 'pace' },
+      { key: `pr:${routerId}`, free: 60, mode: 'progressive' },
     ];
   },
 };

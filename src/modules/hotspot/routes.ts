@@ -316,7 +316,7 @@ export default async function hotspotRoutes(app: App) {
           await limiter.recordFailure(rules);
           return reply({ estado: 'credenciales_invalidas', mensaje: 'Credenciales incorrectas o no autorizado', error_detalle: 'credenciales_invalidas' });
         }
-        await limiter.recordSuccess(rules.slice(0, 1));
+        await limiter.recordSuccess(limitRules.voucherSuccess(rules));
         const loginName = await hotspot.resolveLoginName(router.id, user, mac!);
         const { result, unreachable } = await hotspot.autoConnectDetailed(router.id, { username: loginName, password: routerPassword, mac: mac!, ip: ip.ok ? ip.ip : null });
         if (unreachable) throw routerDown(null);
@@ -392,7 +392,7 @@ export default async function hotspotRoutes(app: App) {
         // PIN vouchers (no router password): valid only without a password, as the legacy decided.
         const valid = routerPassword === '' ? password === null : password !== null && safeEqual(password, routerPassword);
         if (!valid) return invalid();
-        await limiter.recordSuccess(rules.slice(0, 1));
+        await limiter.recordSuccess(limitRules.voucherSuccess(rules));
         const profileName = user.profile || 'default';
         const profile = await hotspot.profileByName(router.id, profileName);
         const details: Record<string, unknown> = { name: user.name, profile: profileName, disabled: routerBool(user.disabled) };
