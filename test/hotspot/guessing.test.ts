@@ -133,6 +133,15 @@ describe('failure budget per router', () => {
     assert.ok(retryAfter > 0 && retryAfter <= 45, `Retry-After ${retryAfter}`);
   });
 
+  it('a parallel burst cannot all pass while the count is low: at most the budget gets through', async () => {
+    const empresaId = (await createEmpresa(t.ctx)).id;
+    const burstKey = (await createRouter(t.ctx, empresaId, { host: sim.host, puerto: sim.port, password: 'xyz' })).apiKey;
+    const results = await Promise.all(Array.from({ length: 60 }, () => guess(randomPin(), burstKey)));
+    const passed = results.filter((r) => r.statusCode === 200).length;
+    assert.ok(passed <= 21, `${passed} of 60 parallel guesses were checked`);
+    assert.ok(results.some((r) => r.statusCode === 429));
+  });
+
   it('another router of the same company keeps its own budget', async () => {
     const res = await guess('PT-04917000', other);
     assert.equal(res.statusCode, 200);
