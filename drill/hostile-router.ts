@@ -8,6 +8,7 @@
  * (drill/hostile-sims.ts).
  */
 import { join } from 'node:path';
+import { cpus, loadavg } from 'node:os';
 import { createThrowawayDatabase, freePort, http, bearer, ROOT, RssSampler, serviceEnv, sleep, startJsonServerChild, startService, SUPER_ADMIN } from '../bench/harness.js';
 
 export interface HostileRouterOptions {
@@ -23,11 +24,14 @@ export interface HostileRouterOptions {
 export interface HostileRouterResult {
   ok: boolean;
   health: { samples: number; p50: number; p99: number; max: number; failures: number };
+  /** The same probe for 5 s before the flood, on the same machine in the same run. */
+  quiet: { p50: number; p99: number };
   rss: { baselineMb: number; peakMb: number; endMb: number };
   hostile: { requests: number; statuses: Record<string, number> };
   goodRouter: { requests: number; ok: number };
   detail: string;
   breakerOff: boolean;
+  loadAvg: number;
 }
 
 const percentile = (sorted: number[], p: number) => (sorted.length ? sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))] : NaN);
@@ -68,6 +72,16 @@ export async function runHostileRouter(opts: HostileRouterOptions): Promise<Host
     const baselineMb = rss.sample()?.rssMb ?? NaN;
     log(`servicio en ${url}; RSS inicial ${baselineMb.toFixed(0)} MB; ${opts.concurrency} llamadores hostiles durante ${opts.durationMs} ms`);
 
+    // The floor: the same probe before the flood (a shared machine's own latency is in every number).
+    const quietLatencies: number[] = [];
+    for (const quietEnd = Date.now() + 5000; Date.now() < quietEnd; ) {
+      const r = await http(url, 'GET', '/health', { timeoutMs: 10_000 }).catch(() => null);
+      if (r && r.status === 200) quietLatencies.push(r.ms);
+      await sleep(20);
+    }
+    quietLatencies.sort((a, b) => a - b);
+    const quiet = { p50: percentile(quietLatencies, 50), p99: percentile(quietLatencies, 99) };
+
     const deadline = Date.now() + opts.durationMs;
     const statuses: Record<string, number> = {};
     let hostileRequests = 0;
@@ -107,11 +121,13 @@ export async function runHostileRouter(opts: HostileRouterOptions): Promise<Host
     const result: HostileRouterResult = {
       ok: health.p99 < 50 && healthFailures === 0 && goodOk === goodRequests,
       health,
+      quiet,
       rss: { baselineMb, peakMb: rss.maxRssMb, endMb: end?.rssMb ?? NaN },
       hostile: { requests: hostileRequests, statuses },
       goodRouter: { requests: goodRequests, ok: goodOk },
       detail: '',
       breakerOff: !!opts.breakerOff,
+      loadAvg: loadavg()[0],
     };
     result.detail =
       `/health p50 ${health.p50.toFixed(1)} ms, p99 ${health.p99.toFixed(1)} ms, máx ${health.max.toFixed(1)} ms (${health.samples} muestras, ${healthFailures} fallidas; objetivo p99 < 50 ms); ` +
@@ -132,7 +148,9 @@ export function renderHostileRouter(r: HostileRouterResult): string {
     '',
     '| medida | valor |',
     '|---|---|',
-    `| /health p50 / p99 / máx | ${r.health.p50.toFixed(1)} / ${r.health.p99.toFixed(1)} / ${r.health.max.toFixed(1)} ms (${r.health.samples} muestras, ${r.health.failures} fallidas) |`,
+    `| /health p50 / p99 sin inundación (mismo proceso, antes) | ${r.quiet.p50.toFixed(1)} / ${r.quiet.p99.toFixed(1)} ms |`,
+    `| /health p50 / p99 / máx durante la inundación | ${r.health.p50.toFixed(1)} / ${r.health.p99.toFixed(1)} / ${r.health.max.toFixed(1)} ms (${r.health.samples} muestras, ${r.health.failures} fallidas) |`,
+    `| carga de la máquina (loadavg 1 min, ${cpus().length} CPU) | ${r.loadAvg.toFixed(1)} |`,
     `| RSS del servicio | ${r.rss.baselineMb.toFixed(0)} MB → pico ${r.rss.peakMb.toFixed(0)} MB, final ${r.rss.endMb.toFixed(0)} MB |`,
     `| llamadas a routers hostiles | ${r.hostile.requests} |`,
     `| respuestas | ${Object.entries(r.hostile.statuses).map(([k, v]) => `${k}: ${v}`).join(', ')} |`,
