@@ -12,6 +12,18 @@
  *   tok_test_500[_paid]            500 api_error (after creating a paid order with `_paid`)
  *   tok_test_badjson_paid          creates a paid order and answers 200 with a non-JSON body
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
+ *
+ * Strictness, each rule from Conekta's published OpenAPI (github.com/conekta/openapi), never friendlier:
+ *   - GET /orders accepts only the documented filters (resources/orders/order.yml): `limit` 1–250
+ *     (parameters/commons/query/limit.yml), `next` cursor (query/next_page.yml), `created_at.gte`/`.lte`
+ *     in seconds (query/created_at_gte.yml, created_at_lte.yml), `payment_status`, and `search`, documented as a
+ *     "general order search, e.g. by mail, reference" (query/search.yml): here it matches the order id and the
+ *     customer's e-mail only, never metadata (the least convenient reading). Pages carry `has_more` and
+ *     `next_page_url` (schemas/pagination/).
+ *   - line item `name` 3–249 characters (schemas/orders/product.yml); metadata values scalar, strings ≤ 249.
+ *   - refunds require `amount` (cents) and `reason` (requestBodies/orders/order_refunds_request.yml); a partial
+ *     refund leaves `payment_status` `partially_refunded` with `amount_refunded` (schemas/orders/order_response.yml).
+ *   - GET /events/{id} (resources/events/event.yml) knows only events Conekta really sent.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
@@ -87,6 +99,8 @@ export async function startConektaFake(): Promise<ConektaFake> {
   const readScripts: ConektaScript[] = [];
   const idempotent = new Map<string, { status: number; body: unknown }>();
   const usedTokens = new Set<string>();
+  const events = new Map<string, { account: string; event: unknown }>();
+  let fakeUrl = '';
   const { publicKey, privateKey } = generateKeyPairSync('rsa', { modulusLength: 2048 });
   const forgeKey = generateKeyPairSync('rsa', { modulusLength: 2048 }).privateKey;
 
@@ -184,6 +198,14 @@ export async function startConektaFake(): Promise<ConektaFake> {
     if (!Array.isArray(body?.line_items) || body.line_items.length === 0 || !body.currency) {
       return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.line_items.empty', 'La orden no tiene productos.'));
     }
+    // schemas/orders/product.yml: name minLength 3, maxLength 249.
+    if (body.line_items.some((i: any) => typeof i?.name !== 'string' || i.name.length < 3 || i.name.length > 249)) {
+      return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.line_items.name', 'El nombre del producto debe tener entre 3 y 249 caracteres.'));
+    }
+    // schemas/orders/product.yml (metadata): scalar values; strings of at most 249 characters.
+    if (body.metadata && Object.values(body.metadata).some((v: any) => (typeof v === 'string' && v.length > 249) || (v !== null && typeof v === 'object'))) {
+      return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.metadata', 'Metadata inválida.'));
+    }
     if (!token.startsWith('tok_')) {
       return remember(402, errorBody('processing_error', 'conekta.errors.processing.tokenization.invalid', 'El token no es válido.', 'The token is invalid'));
     }
@@ -230,16 +252,24 @@ export async function startConektaFake(): Promise<ConektaFake> {
     if (script) return applyScript(res, script);
     const o = orders.get(orderId);
     if (!o || o.account !== account) return send(res, 404, errorBody('resource_not_found_error', 'conekta.errors.resource_not_found.entity', 'El recurso no ha sido encontrado.'));
-    if (o.payment_status !== 'paid') {
+    if (o.payment_status !== 'paid' && o.payment_status !== 'partially_refunded') {
       return send(res, 422, errorBody('processing_error', 'conekta.errors.processing.refund.invalid_status', 'La orden no se puede reembolsar en su estado actual.'));
     }
-    const amount = Number.isInteger(body?.amount) ? Number(body.amount) : o.amount;
-    o.payment_status = amount >= o.amount ? 'refunded' : 'partially_refunded';
-    o.amount_refunded = amount;
+    // requestBodies/orders/order_refunds_request.yml: `amount` and `reason` are required.
+    if (!Number.isInteger(body?.amount) || body.amount <= 0 || typeof body?.reason !== 'string' || body.reason === '') {
+      return send(res, 422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.refund', 'El reembolso requiere amount y reason.'));
+    }
+    const amount = Number(body.amount);
+    const refunded = Number(o.amount_refunded ?? 0);
+    if (refunded + amount > o.amount) {
+      return send(res, 422, errorBody('processing_error', 'conekta.errors.processing.refund.amount', 'El monto excede lo que queda por reembolsar.'));
+    }
+    o.amount_refunded = refunded + amount;
+    o.payment_status = Number(o.amount_refunded) >= o.amount ? 'refunded' : 'partially_refunded';
     o.updated_at = now();
     const charge = (o.charges as any).data[0];
     charge.status = o.payment_status;
-    charge.refunds.data.push({ id: rid('ref_'), object: 'refund', amount: -amount, reason: body?.reason ?? 'requested_by_client', created_at: now() });
+    charge.refunds.data.push({ id: rid('ref_'), object: 'refund', amount: -amount, reason: body.reason, created_at: now() });
     charge.refunds.total = charge.refunds.data.length;
     refunds.push({ orderId, amount, idempotencyKey: idemKey });
     const answer = publicOrder(o);
@@ -282,24 +312,51 @@ export async function startConektaFake(): Promise<ConektaFake> {
         if (!o || o.account !== account) return send(res, 404, errorBody('resource_not_found_error', 'conekta.errors.resource_not_found.entity', 'El recurso no ha sido encontrado.'));
         return send(res, 200, publicOrder(o));
       }
+      if (req.method === 'GET' && (m = /^\/events\/([^/]+)$/.exec(url.pathname))) {
+        const e = events.get(decodeURIComponent(m[1]));
+        if (!e || e.account !== account) return send(res, 404, errorBody('resource_not_found_error', 'conekta.errors.resource_not_found.entity', 'El recurso no ha sido encontrado.'));
+        return send(res, 200, e.event);
+      }
       if (req.method === 'GET' && url.pathname === '/orders') {
+        const allowed = new Set(['limit', 'next', 'previous', 'search', 'payment_status', 'created_at', 'created_at.gte', 'created_at.lte', 'updated_at.gte', 'updated_at.lte', 'last_payment_info.status']);
+        for (const k of url.searchParams.keys()) {
+          if (!allowed.has(k)) return send(res, 422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.query', `Parámetro no soportado: ${k}`));
+        }
+        const rawLimit = url.searchParams.get('limit');
+        const limit = rawLimit === null ? 20 : Number(rawLimit);
+        if (!Number.isInteger(limit) || limit < 1 || limit > 250) {
+          return send(res, 422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.limit', 'limit debe estar entre 1 y 250.'));
+        }
         const q = url.searchParams.get('search');
-        const limit = Math.min(Number(url.searchParams.get('limit') ?? 20) || 20, 250);
-        const data = [...orders.values()]
+        const num = (k: string) => (url.searchParams.has(k) ? Number(url.searchParams.get(k)) : null);
+        const gte = num('created_at.gte');
+        const lte = num('created_at.lte');
+        const status = url.searchParams.get('payment_status');
+        // Newest first; `next` is the id of the last order of the previous page.
+        let list = [...orders.values()]
           .filter((o) => o.account === account)
-          .filter((o) => !q || o.id === q || (o.customer_info as any)?.email === q || Object.values(o.metadata ?? {}).some((v) => String(v) === q))
-          .reverse()
-          .slice(0, limit)
-          .map(publicOrder);
-        return send(res, 200, { object: 'list', has_more: false, data });
+          .filter((o) => !q || o.id === q || (o.customer_info as any)?.email === q)
+          .filter((o) => (gte === null || Number(o.created_at) >= gte) && (lte === null || Number(o.created_at) <= lte))
+          .filter((o) => !status || o.payment_status === status)
+          .reverse();
+        const next = url.searchParams.get('next');
+        if (next) {
+          const i = list.findIndex((o) => o.id === next);
+          list = i < 0 ? [] : list.slice(i + 1);
+        }
+        const page = list.slice(0, limit);
+        const hasMore = list.length > limit;
+        const nextUrl = hasMore ? `${fakeUrl}/orders?${new URLSearchParams({ ...Object.fromEntries(url.searchParams), next: page[page.length - 1].id }).toString()}` : null;
+        return send(res, 200, { object: 'list', has_more: hasMore, next_page_url: nextUrl, previous_page_url: null, data: page.map(publicOrder) });
       }
       send(res, 404, errorBody('resource_not_found_error', 'conekta.errors.resource_not_found.entity', 'El recurso no ha sido encontrado.'));
     });
   });
   const { port, close } = await listenSandbox(server);
+  fakeUrl = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: fakeUrl,
     webhookPublicKey: publicKey.export({ type: 'spki', format: 'pem' }).toString(),
     state: { orders, requests, refunds },
     failNext: (...s) => void orderScripts.push(...s),
@@ -328,6 +385,8 @@ export async function startConektaFake(): Promise<ConektaFake> {
       const raw = JSON.stringify(event);
       const headers: Record<string, string> = { 'content-type': 'application/json' };
       const signature = opts.signature ?? 'valid';
+      // Only what Conekta really sent exists at GET /events/{id} (a forged post is someone else's).
+      if (signature !== 'forged') events.set(event.id, { account: o.account, event });
       if (signature !== 'none') headers.digest = sign('sha256', Buffer.from(raw), signature === 'valid' ? privateKey : forgeKey).toString('base64');
       const res = await fetch(url, { method: 'POST', headers, body: raw });
       return { status: res.status, body: await res.text() };

@@ -14,6 +14,20 @@
  *   500[_approved]                 500 (after creating an approved payment with `_approved`)
  *   val400                         400 validation error
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
+ *
+ * Strictness, each rule from Mercado Pago's official SDKs and docs, never friendlier:
+ *   - POST /v1/payments and POST /v1/payments/{id}/refunds require `X-Idempotency-Key` (sdk-nodejs
+ *     src/utils/restClient/index.ts sends it on every non-GET request; src/utils/config/index.ts:
+ *     "Ensures write operations are executed at most once"); without it: 400.
+ *   - `notification_url` must be https and at most 248 characters, else 400 `invalid_notification_url`.
+ *     Without one, notifications go to the account-level Webhooks URL (`setAccountWebhook`), as the
+ *     "Webhooks" setting of "Your integrations" does (mercadopago.com.mx/developers/es/docs/your-integrations/
+ *     notifications/webhooks: URLs given at payment creation take precedence over the account's).
+ *   - `/v1/payments/search` is an index that lags: a payment appears there only `searchLagMs` after its
+ *     creation (default 1.5 s; `setSearchLag`), while GET /v1/payments/{id} sees it at once.
+ *   - Refunds (sdk-nodejs src/clients/paymentRefund/create: `amount` optional = the whole remaining balance)
+ *     add up in `transaction_amount_refunded`; a partial refund keeps `status` approved with `status_detail`
+ *     partially_refunded (sdk-nodejs src/clients/payment/commonTypes.ts); more than what remains: 400.
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
@@ -52,6 +66,10 @@ export interface MercadoPagoFake {
     refunds: { paymentId: number; amount: number; idempotencyKey: string | null }[];
   };
   failNext(...scripts: MpScript[]): void;
+  /** Milliseconds before a new payment shows in /v1/payments/search. */
+  setSearchLag(ms: number): void;
+  /** The account-level Webhooks URL (and secret) of an access token's account ("Your integrations"). */
+  setAccountWebhook(accessToken: string, url: string | null, secret?: string): void;
   failNextRefund(...scripts: MpScript[]): void;
   failNextRead(...scripts: MpScript[]): void;
   setPaymentStatus(id: number | string, status: string, detail?: string): void;
@@ -78,6 +96,9 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
   let nextId = 1_300_000_001;
   let nextRefund = 900_000_001;
   let nextNotification = 120_000_000_001;
+  let searchLagMs = 1500;
+  const accountWebhooks = new Map<string, { url: string; secret?: string }>();
+  const createdAt = new Map<number, number>();
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -121,6 +142,7 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
       refunds: [] as unknown[],
     };
     payments.set(id, p);
+    createdAt.set(id, Date.now());
     return p;
   };
 
@@ -136,6 +158,13 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
   };
 
   const handleCreate = (res: ServerResponse, collector: string, body: Record<string, any>, idemKey: string | null) => {
+    if (!idemKey) return send(res, 400, err(400, 'bad_request', "Header X-Idempotency-Key can't be null"));
+    if (body.notification_url !== undefined && body.notification_url !== null) {
+      const u = String(body.notification_url);
+      if (!/^https:\/\/[^/\s]+/i.test(u) || u.length > 248) {
+        return send(res, 400, err(400, 'invalid_notification_url', 'notification_url attribute must be url valid', [{ code: 4020, description: 'notification_url attribute must be url valid' }]));
+      }
+    }
     const key = idemKey ? `${collector}|${idemKey}` : null;
     if (key && idempotent.has(key)) {
       const prev = idempotent.get(key)!;
@@ -188,6 +217,7 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
   };
 
   const handleRefund = (res: ServerResponse, collector: string, id: number, body: Record<string, any>, idemKey: string | null) => {
+    if (!idemKey) return send(res, 400, err(400, 'bad_request', "Header X-Idempotency-Key can't be null"));
     const key = idemKey ? `${collector}|refund|${idemKey}` : null;
     if (key && idempotent.has(key)) {
       const prev = idempotent.get(key)!;
@@ -198,9 +228,14 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
     const p = payments.get(id);
     if (!p || p.collector !== collector) return send(res, 404, err(404, 'not_found', 'Payment not found'));
     if (p.status !== 'approved') return send(res, 400, err(400, 'bad_request', 'Payment not refundable in its current status'));
-    const amount = typeof body?.amount === 'number' ? body.amount : p.transaction_amount;
-    p.transaction_amount_refunded = amount;
-    p.status = amount >= p.transaction_amount ? 'refunded' : 'approved';
+    const cents = (v: number) => Math.round(v * 100);
+    const refundedBefore = cents(Number(p.transaction_amount_refunded ?? 0));
+    const remaining = cents(p.transaction_amount) - refundedBefore;
+    const amountCents = typeof body?.amount === 'number' ? cents(body.amount) : remaining;
+    if (!(amountCents > 0) || amountCents > remaining) return send(res, 400, err(400, 'bad_request', 'Invalid refund amount'));
+    const amount = amountCents / 100;
+    p.transaction_amount_refunded = (refundedBefore + amountCents) / 100;
+    p.status = refundedBefore + amountCents >= cents(p.transaction_amount) ? 'refunded' : 'approved';
     p.status_detail = p.status === 'refunded' ? 'refunded' : 'partially_refunded';
     p.date_last_updated = iso();
     const refund = { id: nextRefund++, payment_id: id, amount, status: 'approved', date_created: iso(), source: { type: 'collector' } };
@@ -238,6 +273,8 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
         const ref = url.searchParams.get('external_reference');
         const results = [...payments.values()]
           .filter((p) => p.collector === collector && (!ref || p.external_reference === ref))
+          // The search index lags behind creation.
+          .filter((p) => Date.now() - (createdAt.get(p.id) ?? 0) >= searchLagMs)
           .reverse()
           .map(pub);
         return send(res, 200, { paging: { total: results.length, limit: 30, offset: 0 }, results });
@@ -256,6 +293,13 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
     url: `http://127.0.0.1:${port}`,
     state: { payments, requests, refunds },
     failNext: (...s) => void createScripts.push(...s),
+    setSearchLag(ms) {
+      searchLagMs = ms;
+    },
+    setAccountWebhook(accessToken, url, secret) {
+      if (url) accountWebhooks.set(accessToken, { url, secret });
+      else accountWebhooks.delete(accessToken);
+    },
     failNextRefund: (...s) => void refundScripts.push(...s),
     failNextRead: (...s) => void readScripts.push(...s),
     setPaymentStatus(id, status, detail) {
@@ -269,8 +313,10 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
     paymentsFor: (ref) => [...payments.values()].filter((p) => p.external_reference === ref),
     async sendWebhook(paymentId, opts = {}) {
       const p = payments.get(Number(paymentId));
-      const target = opts.url ?? (p?.notification_url as string | null);
-      if (!target) throw new Error('sin notification_url');
+      const account = p ? accountWebhooks.get(p.collector) : undefined;
+      const target = opts.url ?? (p?.notification_url as string | null) ?? account?.url ?? null;
+      if (!target) throw new Error('sin notification_url ni webhook de la cuenta');
+      if (!opts.secret && account?.secret && !p?.notification_url) opts = { ...opts, secret: account.secret };
       const dataId = String(paymentId);
       const notificationId = opts.notificationId ?? nextNotification++;
       const body = JSON.stringify({

@@ -61,7 +61,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const companies = new CompanyService(db, secrets, config);
   const catalog = new CatalogService(db, bus, config);
   const telegram = new TelegramService(config.telegramApiBase, logger);
-  const payments = new PaymentsService({ config, logger, db, secrets, audit, catalog, companies, telegram, hotspot: () => hotspot });
+  const payments = new PaymentsService({ config, logger, db, secrets, audit, catalog, companies, telegram, metrics, hotspot: () => hotspot });
   const ctx: AppContext = {
     config,
     logger,

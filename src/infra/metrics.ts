@@ -17,7 +17,13 @@ export function createMetrics() {
     labelNames: ['outcome'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, routerKeyCache };
+  const outboxDeadJobs = new Counter({
+    name: 'outbox_dead_jobs_total',
+    help: 'Background jobs that exhausted their retries (kept as dead, alerted)',
+    labelNames: ['kind'] as const,
+    registers: [registry],
+  });
+  return { registry, httpDuration, routerKeyCache, outboxDeadJobs };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -5,7 +5,14 @@
  * whose worker died is picked up again when the lease ends; a running job renews its lease (heartbeat), so
  * leases can be short. Handlers must be idempotent (a job may run more than once). Failures are retried
  * with exponential backoff.
+ *
+ * Leases are fenced: every claim draws a new `lease_token`; heartbeat, done and reschedule act only with the
+ * current token, and a handler confirms its lease (`job.lease.confirm()`) before an effect outside the
+ * database (a router), so a worker whose lease was taken over stops instead of acting twice. A job whose
+ * kind caps its attempts ends `dead` (kept, counted, logged, and handed to the kind's `onDead` for a safe
+ * default and an alert), never silently dropped.
  */
+import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Logger } from 'pino';
 import type { Database, Executor } from './db/index.js';
@@ -16,6 +23,34 @@ export interface OutboxJob {
   payload: Record<string, unknown>;
   /** Including this run. */
   attempts: number;
+  /** This run's lease token (fencing). */
+  leaseToken?: string;
+  /** Set while the job runs under an outbox: renew-and-check the lease (throws LeaseLostError). */
+  lease?: Lease;
+}
+
+export interface Lease {
+  /** Renew the lease now and make sure it is still ours; throws LeaseLostError if another worker holds it. */
+  confirm(): Promise<void>;
+  /** False once a heartbeat found the lease gone (or could not renew it in time). */
+  readonly held: boolean;
+}
+
+/** The job's lease went to another worker (or lapsed): stop before touching anything outside the database. */
+export class LeaseLostError extends Error {
+  constructor(jobId: number) {
+    super(`outbox: el trabajo ${jobId} perdió su arrendamiento`);
+    this.name = 'LeaseLostError';
+  }
+}
+
+export interface JobPolicy {
+  /** Runs (attempts) after which a failing or still-waiting job is dead. Unlimited when absent. */
+  maxAttempts?: number;
+  /** Longest backoff between failed runs of this kind. */
+  maxBackoffMs?: number;
+  /** Called once when the job dies (safe default, alert). Errors are logged. */
+  onDead?: (job: OutboxJob, lastError: string | null) => Promise<void>;
 }
 
 /** Done (undefined), or run again later without counting it as an error. */
@@ -32,6 +67,8 @@ export interface EnqueueOptions {
    * lease runs out, as with any claimed job. Use the outbox's `leaseMs` (its heartbeat renews to that).
    */
   claimForMs?: number;
+  /** With `claimForMs`: the lease token the caller will run the job with. */
+  leaseToken?: string;
 }
 
 export interface OutboxOptions {
@@ -55,9 +92,10 @@ export function enqueueSql(kind: string, payload: SQL, dedupeKey: SQL | string |
   const delaySeconds = Math.max(0, opts.delayMs ?? 0) / 1000;
   const claimed = opts.claimForMs !== undefined;
   const lockedUntil = claimed ? sql`now() + make_interval(secs => ${opts.claimForMs! / 1000}::double precision)` : sql`NULL::timestamptz`;
+  const token = claimed ? (opts.leaseToken ?? null) : null;
   const wake = delaySeconds === 0 && !claimed ? sql`, pg_notify(${CHANNEL}, ${kind})` : sql``;
-  return sql`INSERT INTO outbox (kind, payload, dedupe_key, run_at, locked_until, attempts)
-    SELECT ${kind}, ${payload}, ${dedupeKey}, now() + make_interval(secs => ${delaySeconds}::double precision), ${lockedUntil}, ${claimed ? 1 : 0}::integer
+  return sql`INSERT INTO outbox (kind, payload, dedupe_key, run_at, locked_until, attempts, lease_token)
+    SELECT ${kind}, ${payload}, ${dedupeKey}, now() + make_interval(secs => ${delaySeconds}::double precision), ${lockedUntil}, ${claimed ? 1 : 0}::integer, ${token}::varchar
     ${from ?? sql``}
     ON CONFLICT (dedupe_key) WHERE done_at IS NULL AND dedupe_key IS NOT NULL DO NOTHING
     RETURNING id${wake}`;
@@ -75,15 +113,24 @@ export async function enqueue(executor: Executor, kind: string, payload: Record<
  * Mark a job done as one statement (optionally only `when` a condition holds), to commit it with a
  * handler's final write; the handler then returns `JOB_DONE`, saving the outbox its own round trip.
  */
-export function jobDoneSql(jobId: number, when?: SQL): SQL {
-  return sql`UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = ${jobId} AND done_at IS NULL${when ? sql` AND ${when}` : sql``}`;
+export function jobDoneSql(job: number | Pick<OutboxJob, 'id' | 'leaseToken'>, when?: SQL): SQL {
+  const id = typeof job === 'number' ? job : job.id;
+  const token = typeof job === 'number' ? undefined : job.leaseToken;
+  const fence = token ? sql` AND lease_token = ${token}` : sql``;
+  return sql`UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = ${id} AND done_at IS NULL${fence}${when ? sql` AND ${when}` : sql``}`;
 }
+
+/** A fresh lease token (for jobs inserted already claimed). */
+export const newLeaseToken = (): string => randomUUID();
 
 /** A handler's result when it already marked its job done (`jobDoneSql`) in its own last transaction. */
 export const JOB_DONE = { alreadyDone: true } as const;
 
 export class Outbox {
   private readonly handlers = new Map<string, JobHandler>();
+  private readonly policies = new Map<string, JobPolicy>();
+  /** Counts dead jobs by kind (a Prometheus counter in production). */
+  onDeadMetric: ((kind: string) => void) | null = null;
   private readonly inflight = new Set<Promise<void>>();
   private running = false;
   private loopDone: Promise<void> | null = null;
@@ -99,8 +146,9 @@ export class Outbox {
     this.opts = { pollMs: 1000, concurrency: 4, leaseMs: 10_000, baseBackoffMs: 1000, maxBackoffMs: 5 * 60_000, ...opts };
   }
 
-  on(kind: string, handler: JobHandler): void {
+  on(kind: string, handler: JobHandler, policy: JobPolicy = {}): void {
     this.handlers.set(kind, handler);
+    this.policies.set(kind, policy);
   }
 
   enqueue(executor: Executor, kind: string, payload: Record<string, unknown>, opts?: EnqueueOptions): Promise<number | null> {
@@ -176,8 +224,8 @@ export class Outbox {
     const kinds = [...this.handlers.keys()];
     if (kinds.length === 0) return [];
     const leaseSeconds = this.opts.leaseMs / 1000;
-    const rows = await this.db.query<{ id: number | string; kind: string; payload: unknown; attempts: number }>(
-      `UPDATE outbox SET locked_until = now() + make_interval(secs => $1::double precision), attempts = attempts + 1
+    const rows = await this.db.query<{ id: number | string; kind: string; payload: unknown; attempts: number; lease_token: string }>(
+      `UPDATE outbox SET locked_until = now() + make_interval(secs => $1::double precision), attempts = attempts + 1, lease_token = gen_random_uuid()::text
         WHERE id IN (
           SELECT id FROM outbox
            WHERE done_at IS NULL AND (run_at <= now() OR $4::bigint IS NOT NULL) AND (locked_until IS NULL OR locked_until < now())
@@ -185,7 +233,7 @@ export class Outbox {
            ORDER BY run_at, id
            LIMIT $3
            FOR UPDATE SKIP LOCKED)
-        RETURNING id, kind, payload, attempts`,
+        RETURNING id, kind, payload, attempts, lease_token`,
       [leaseSeconds, kinds, limit, onlyId ?? null],
     );
     return rows.map((r) => ({
@@ -193,46 +241,116 @@ export class Outbox {
       kind: r.kind,
       payload: (typeof r.payload === 'string' ? JSON.parse(r.payload) : r.payload) as Record<string, unknown>,
       attempts: r.attempts,
+      leaseToken: r.lease_token,
     }));
   }
 
   private async execute(job: OutboxJob, override?: JobHandler): Promise<void> {
     const handler = override ?? this.handlers.get(job.kind);
     if (!handler) return;
+    const policy = this.policies.get(job.kind) ?? {};
+    const leaseSeconds = this.opts.leaseMs / 1000;
+    const token = job.leaseToken ?? null;
+    // The lease is ours until `validUntil` (local clock, from the last successful renewal, with a margin for
+    // clock and network); a renewal that finds another token, or none in time, loses it for good.
+    let validUntil = Date.now() + this.opts.leaseMs * 0.8;
+    let lost = false;
+    const renew = async (): Promise<boolean> => {
+      const started = Date.now();
+      const rows = await this.db.query(
+        `UPDATE outbox SET locked_until = now() + make_interval(secs => $2::double precision)
+          WHERE id = $1 AND done_at IS NULL AND ($3::text IS NULL OR lease_token = $3::text) RETURNING id`,
+        [job.id, leaseSeconds, token],
+      );
+      if (rows.length === 0) lost = true;
+      else if (!lost) validUntil = started + this.opts.leaseMs * 0.8;
+      return !lost;
+    };
+    const lease: Lease = {
+      confirm: async () => {
+        if (lost || Date.now() > validUntil) {
+          lost = true;
+          throw new LeaseLostError(job.id);
+        }
+        // A renewal that fails (the database blipped) cannot prove the lease is still ours: stop.
+        const ok = await renew().catch(() => false);
+        if (!ok) {
+          lost = true;
+          throw new LeaseLostError(job.id);
+        }
+      },
+      get held() {
+        return !lost && Date.now() <= validUntil;
+      },
+    };
+    job.lease = lease;
     // Keep the lease while the handler runs; if this process dies, the lease runs out soon after.
     const heartbeat = setInterval(() => {
-      this.db
-        .query('UPDATE outbox SET locked_until = now() + make_interval(secs => $2::double precision) WHERE id = $1 AND done_at IS NULL', [job.id, this.opts.leaseMs / 1000])
-        .catch(() => undefined);
+      renew().catch(() => undefined);
     }, Math.max(100, Math.floor(this.opts.leaseMs / 3)));
     try {
       const result = await handler(job);
       if (result && typeof result === 'object' && 'retryInMs' in result) {
-        await this.reschedule(job.id, result.retryInMs, result.note ?? null);
+        if (policy.maxAttempts !== undefined && job.attempts >= policy.maxAttempts) await this.die(job, policy, result.note ?? null);
+        else await this.reschedule(job, result.retryInMs, result.note ?? null);
       } else if (result !== JOB_DONE) {
-        await this.db.query('UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = $1', [job.id]);
+        await this.db.query('UPDATE outbox SET done_at = now(), locked_until = NULL WHERE id = $1 AND done_at IS NULL AND ($2::text IS NULL OR lease_token = $2::text)', [
+          job.id,
+          token,
+        ]);
       }
     } catch (err) {
-      const delay = this.backoff(job.attempts);
       const message = err instanceof Error ? err.message : String(err);
+      if (err instanceof LeaseLostError) {
+        this.logger.warn({ job: job.id, kind: job.kind }, 'outbox: arrendamiento perdido; otro trabajador continúa');
+        return;
+      }
+      if (policy.maxAttempts !== undefined && job.attempts >= policy.maxAttempts) {
+        await this.die(job, policy, message).catch((e: unknown) => this.logger.error({ job: job.id, err: (e as Error).message }, 'outbox: no se pudo marcar como muerto'));
+        return;
+      }
+      const delay = this.backoff(job.attempts, policy.maxBackoffMs);
       this.logger.warn({ job: job.id, kind: job.kind, attempts: job.attempts, retryInMs: delay, err: message }, 'outbox: trabajo fallido, se reintentará');
-      await this.reschedule(job.id, delay, message).catch((e: unknown) =>
+      await this.reschedule(job, delay, message).catch((e: unknown) =>
         this.logger.error({ job: job.id, err: (e as Error).message }, 'outbox: no se pudo reprogramar (el arrendamiento lo liberará)'),
       );
     } finally {
       clearInterval(heartbeat);
+      delete job.lease;
     }
   }
 
-  private async reschedule(id: number, delayMs: number, note: string | null): Promise<void> {
+  /** The job gave up: kept as dead (visible), counted, logged, and its kind's safe default runs. */
+  private async die(job: OutboxJob, policy: JobPolicy, lastError: string | null): Promise<void> {
+    const rows = await this.db.query(
+      `UPDATE outbox SET done_at = now(), dead_at = now(), locked_until = NULL, last_error = $3
+        WHERE id = $1 AND done_at IS NULL AND ($2::text IS NULL OR lease_token = $2::text) RETURNING id`,
+      [job.id, job.leaseToken ?? null, lastError?.slice(0, 2000) ?? null],
+    );
+    if (rows.length === 0) return;
+    this.onDeadMetric?.(job.kind);
+    this.logger.error({ job: job.id, kind: job.kind, attempts: job.attempts, err: lastError, payload: job.payload }, 'outbox: trabajo muerto tras agotar sus reintentos');
+    if (policy.onDead) {
+      await policy.onDead(job, lastError).catch((e: unknown) => this.logger.error({ job: job.id, err: (e as Error).message }, 'outbox: falló la acción del trabajo muerto'));
+    }
+  }
+
+  private async reschedule(job: OutboxJob, delayMs: number, note: string | null): Promise<void> {
     await this.db.query(
-      `UPDATE outbox SET run_at = now() + make_interval(secs => $2::double precision), locked_until = NULL, last_error = $3 WHERE id = $1`,
-      [id, Math.max(0, delayMs) / 1000, note?.slice(0, 2000) ?? null],
+      `UPDATE outbox SET run_at = now() + make_interval(secs => $2::double precision), locked_until = NULL, last_error = $3
+        WHERE id = $1 AND done_at IS NULL AND ($4::text IS NULL OR lease_token = $4::text)`,
+      [job.id, Math.max(0, delayMs) / 1000, note?.slice(0, 2000) ?? null, job.leaseToken ?? null],
     );
   }
 
-  backoff(attempts: number): number {
-    const exp = Math.min(this.opts.maxBackoffMs, this.opts.baseBackoffMs * 2 ** Math.max(0, attempts - 1));
+  /** Delete finished jobs older than `hours` (dead jobs are kept: they are the record of what gave up). */
+  async purge(hours: number): Promise<number> {
+    const rows = await this.db.query(`DELETE FROM outbox WHERE done_at < now() - make_interval(hours => $1) AND dead_at IS NULL RETURNING id`, [hours]);
+    return rows.length;
+  }
+
+  backoff(attempts: number, maxMs = this.opts.maxBackoffMs): number {
+    const exp = Math.min(maxMs, this.opts.baseBackoffMs * 2 ** Math.min(30, Math.max(0, attempts - 1)));
     return Math.round(exp * (0.8 + Math.random() * 0.4));
   }
 

@@ -6,57 +6,11 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import net from 'node:net';
 import type { TestApp } from '../helpers/app.js';
 import { createTestDatabase, testDbKind, type TestDatabase } from '../helpers/db.js';
-import { auth, conektaBody, createShop, startFakes, startPaymentsApp, txByRef, uniq, waitFor, type Fakes, type Shop } from './helpers.js';
+import { auth, conektaBody, createShop, startProxy, startFakes, startPaymentsApp, txByRef, uniq, waitFor, type CuttableProxy, type Fakes, type Shop } from './helpers.js';
 
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/;
-
-interface CuttableProxy {
-  port: number;
-  /** Drop every connection and refuse new ones (ECONNREFUSED / connection terminated). */
-  cut(): Promise<void>;
-  restore(): Promise<void>;
-  close(): Promise<void>;
-}
-
-async function startProxy(targetHost: string, targetPort: number): Promise<CuttableProxy> {
-  const sockets = new Set<net.Socket>();
-  let server: net.Server | null = null;
-  let port = 0;
-  const listen = () =>
-    new Promise<void>((resolve) => {
-      server = net.createServer((client) => {
-        const upstream = net.connect({ host: targetHost, port: targetPort });
-        for (const s of [client, upstream]) {
-          sockets.add(s);
-          s.on('close', () => sockets.delete(s));
-          s.on('error', () => undefined);
-        }
-        client.pipe(upstream).pipe(client);
-      });
-      server.listen(port, '127.0.0.1', () => {
-        port = (server!.address() as net.AddressInfo).port;
-        resolve();
-      });
-    });
-  const stop = async () => {
-    const s = server;
-    server = null;
-    for (const socket of sockets) socket.destroy();
-    if (s) await new Promise<void>((r) => s.close(() => r()));
-  };
-  await listen();
-  return {
-    get port() {
-      return port;
-    },
-    cut: stop,
-    restore: () => (server ? Promise.resolve() : listen()),
-    close: stop,
-  };
-}
 
 describe('database outage during a purchase', { skip: testDbKind() === 'pglite' ? 'needs PostgreSQL over TCP' : false }, () => {
   let f: Fakes;

@@ -15,7 +15,7 @@ import { inArray } from 'drizzle-orm';
 import type { TestApp } from '../helpers/app.js';
 import { transacciones } from '../../src/infra/db/schema.js';
 import { startRouterSimulator, type RouterSimulator } from '../../sandbox/routeros/index.js';
-import { conektaBody, createShop, mpBody, paymentEnv, routerDown, routerUp, startFakes, startPaymentsApp, waitFor, type Fakes, type Shop } from './helpers.js';
+import { MP_TOKEN, conektaBody, createShop, mpBody, paymentEnv, routerDown, routerUp, startFakes, startPaymentsApp, waitFor, type Fakes, type Shop } from './helpers.js';
 import { spawnService, type Child } from './child.js';
 
 const TOTAL = 300;
@@ -72,6 +72,10 @@ describe('money drill', () => {
     const env = { ...paymentEnv(f), DATABASE_URL: t.database.url, PORT: String(port), PUBLIC_BASE_URL: `http://127.0.0.1:${port}`, GATEWAY_TIMEOUT_MS: '500', ROUTEROS_CONNECT_TIMEOUT_MS: '400', ROUTEROS_COMMAND_TIMEOUT_MS: '400' };
     child = await spawnService(env);
     let url = child.url;
+    // PUBLIC_BASE_URL is http here, so payments carry no notification_url (Mercado Pago would refuse it):
+    // notifications go to the account's Webhooks URL, as in production behind plain HTTP.
+    const accountWebhook = () => f.mp.setAccountWebhook(MP_TOKEN, `${url}/api/v1/webhook/mercado-pago`);
+    accountWebhook();
 
     const counts: Record<string, number> = {};
     const bump = (k: string) => (counts[k] = (counts[k] ?? 0) + 1);
@@ -124,6 +128,7 @@ describe('money drill', () => {
             bump('reinicios');
             child = await spawnService(env);
             url = child.url;
+            accountWebhook();
           })();
         }
         if (restarting) await restarting;

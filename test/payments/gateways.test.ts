@@ -167,13 +167,13 @@ describe('Conekta adapter', () => {
     const id = r.payment.id;
     assert.equal((await gw.getPayment(creds, id))?.status, 'approved');
     assert.equal(await gw.getPayment(creds, 'ord_nope'), null);
-    const a = await gw.refund(creds, id, `refund-${req.referencia}`);
-    const b = await gw.refund(creds, id, `refund-${req.referencia}`);
+    const a = await gw.refund(creds, id, `refund-${req.referencia}`, 1999);
+    const b = await gw.refund(creds, id, `refund-${req.referencia}`, 1999);
     assert.equal(a.payment?.status, 'refunded');
     assert.equal(b.payment?.status, 'refunded');
     assert.equal(fake.state.refunds.filter((x) => x.orderId === id).length, 1);
     // Without the key (another caller), an already refunded order still counts as refunded.
-    const c = await gw.refund(creds, id, `other-${n++}`);
+    const c = await gw.refund(creds, id, `other-${n++}`, 1999);
     assert.equal(c.payment?.status, 'refunded');
   });
 
@@ -229,7 +229,7 @@ describe('Mercado Pago adapter', () => {
     assert.equal(body.binary_mode, true);
     assert.equal(body.transaction_amount, 19.99);
     assert.equal(body.external_reference, req.referencia);
-    assert.equal(body.notification_url, 'https://pagos.example.com/api/v1/webhook/mercado-pago');
+    assert.equal(body.notification_url, 'https://pagos.example.com/api/v1/webhook/mercado-pago?source_news=webhooks');
     assert.equal(body.payer.first_name, 'Ana');
     assert.equal(body.payer.last_name, 'María López');
     assert.equal(body.payer.phone.number, '5512345678');
@@ -282,6 +282,10 @@ describe('Mercado Pago adapter', () => {
     const t = request('timeout_approved');
     const r = await gw.charge(creds, t);
     assert.ok(r.outcome === 'unknown' && r.reason === 'timeout');
+    // The search is an index that lags: right after the charge it does not show it yet.
+    fake.setSearchLag(60_000);
+    assert.equal(await gw.findByReference(creds, t.referencia), null);
+    fake.setSearchLag(0);
     assert.equal((await gw.findByReference(creds, t.referencia))?.status, 'approved');
     const s = request('500');
     const r5 = await gw.charge(creds, s);
@@ -293,9 +297,9 @@ describe('Mercado Pago adapter', () => {
     const req = request('card-ok-4');
     const r = await gw.charge(creds, req);
     assert.ok(r.outcome === 'approved');
-    await gw.refund(creds, r.payment.id, `refund-${req.referencia}`);
-    await gw.refund(creds, r.payment.id, `refund-${req.referencia}`);
-    await gw.refund(creds, r.payment.id, 'another-key');
+    await gw.refund(creds, r.payment.id, `refund-${req.referencia}`, 1999);
+    await gw.refund(creds, r.payment.id, `refund-${req.referencia}`, 1999);
+    await gw.refund(creds, r.payment.id, 'another-key', 1999);
     assert.equal(fake.state.refunds.filter((x) => x.paymentId === Number(r.payment.id)).length, 1);
     assert.equal((await gw.getPayment(creds, r.payment.id))?.status, 'refunded');
   });
@@ -318,5 +322,102 @@ describe('Mercado Pago adapter', () => {
     assert.equal(gw.verifyWebhook(input(signMercadoPagoNotification(secret, '123456', 'req-1', secs)), secret), true);
     // The id signed is data.id of the URL: a body naming another payment does not verify.
     assert.equal(gw.verifyWebhook(input(signMercadoPagoNotification(secret, '999', 'req-1', ts)), secret), false);
+  });
+});
+
+describe('fakes as strict as the real APIs (issue 11)', () => {
+  let conekta: ConektaFake;
+  let mp: MercadoPagoFake;
+  before(async () => {
+    [conekta, mp] = await Promise.all([startConektaFake(), startMercadoPagoFake()]);
+  });
+  after(async () => Promise.all([conekta.close(), mp.close()]));
+
+  const cHeaders = { accept: 'application/vnd.conekta-v2.1.0+json', 'content-type': 'application/json', authorization: `Basic ${Buffer.from('key_strict:').toString('base64')}` };
+  const mHeaders = (extra: Record<string, string> = {}) => ({ authorization: 'Bearer TEST-strict', 'content-type': 'application/json', ...extra });
+
+  it('Conekta: line item names of 3–249 characters only; the adapter always sends a valid one', async () => {
+    const order = (name: string) => ({ currency: 'MXN', line_items: [{ name, unit_price: 100, quantity: 1 }], charges: [{ payment_method: { type: 'card', token_id: `tok_test_visa_4242~${randomUUID()}` } }] });
+    for (const name of ['ab', 'x'.repeat(250)]) {
+      const r = await fetch(`${conekta.url}/orders`, { method: 'POST', headers: cHeaders, body: JSON.stringify(order(name)) });
+      assert.equal(r.status, 422, name.length.toString());
+    }
+    const gw = new ConektaGateway({ apiBase: conekta.url, timeoutMs: 2000 });
+    for (const productName of ['1h', 'y'.repeat(300)]) {
+      const r = await gw.charge({ privateKey: 'key_strict' }, request(`tok_test_visa_4242~${randomUUID()}`, { productName }));
+      assert.equal(r.outcome, 'approved', productName.length.toString());
+    }
+  });
+
+  it('Conekta: refunds need amount and reason; a partial refund is partially_refunded with amount_refunded', async () => {
+    const gw = new ConektaGateway({ apiBase: conekta.url, timeoutMs: 2000 });
+    const r = await gw.charge({ privateKey: 'key_strict' }, request(`tok_test_visa_4242~${randomUUID()}`));
+    assert.ok(r.outcome === 'approved');
+    const bare = await fetch(`${conekta.url}/orders/${r.payment.id}/refunds`, { method: 'POST', headers: cHeaders, body: JSON.stringify({ reason: 'requested_by_client' }) });
+    assert.equal(bare.status, 422);
+    const part = await gw.refund({ privateKey: 'key_strict' }, r.payment.id, `p-${randomUUID()}`, 500);
+    assert.equal(part.payment?.status, 'partially_refunded');
+    assert.equal(part.payment?.refundedCents, 500);
+    const rest = await gw.refund({ privateKey: 'key_strict' }, r.payment.id, `r-${randomUUID()}`, 1499);
+    assert.equal(rest.payment?.status, 'refunded');
+  });
+
+  it('Conekta: `search` is not a metadata match; the adapter finds our order by created_at window, limit 250 and next pages', async () => {
+    const gw = new ConektaGateway({ apiBase: conekta.url, timeoutMs: 5000 });
+    const ours = request(`tok_test_visa_4242~${randomUUID()}`);
+    const first = await gw.charge({ privateKey: 'key_strict' }, ours);
+    assert.ok(first.outcome === 'approved');
+    // 260 later orders push ours to the second page.
+    for (let i = 0; i < 260; i++) await gw.charge({ privateKey: 'key_strict' }, request(`tok_test_visa_4242~${randomUUID()}`));
+    const bySearch = await fetch(`${conekta.url}/orders?search=${ours.referencia}`, { headers: cHeaders });
+    assert.equal(((await bySearch.json()) as { data: unknown[] }).data.length, 0, 'search does not match metadata');
+    const tooMany = await fetch(`${conekta.url}/orders?limit=251`, { headers: cHeaders });
+    assert.equal(tooMany.status, 422);
+    const before = conekta.state.requests.length;
+    const found = await gw.findByReference({ privateKey: 'key_strict' }, ours.referencia, new Date());
+    assert.equal(found?.id, first.payment.id);
+    const lists = conekta.state.requests.slice(before).map((x) => x.path);
+    assert.ok(lists.length >= 2 && lists.every((p) => /created_at\.gte=\d+/.test(p) && /created_at\.lte=\d+/.test(p) && /limit=250/.test(p)), lists.join(' '));
+    assert.ok(lists.some((p) => /[?&]next=ord_/.test(p)), 'paged with next');
+  });
+
+  it('Mercado Pago: X-Idempotency-Key is required on payments and refunds', async () => {
+    const body = { transaction_amount: 10, token: `card~${randomUUID()}`, payment_method_id: 'visa', payer: { email: 'a@b.co' } };
+    const r = await fetch(`${mp.url}/v1/payments`, { method: 'POST', headers: mHeaders(), body: JSON.stringify(body) });
+    assert.equal(r.status, 400);
+    const ok = await fetch(`${mp.url}/v1/payments`, { method: 'POST', headers: mHeaders({ 'x-idempotency-key': randomUUID() }), body: JSON.stringify(body) });
+    assert.equal(ok.status, 201);
+    const id = ((await ok.json()) as { id: number }).id;
+    const refund = await fetch(`${mp.url}/v1/payments/${id}/refunds`, { method: 'POST', headers: mHeaders(), body: '{}' });
+    assert.equal(refund.status, 400);
+  });
+
+  it('Mercado Pago: notification_url must be https and at most 248 characters; the adapter omits it otherwise and adds source_news=webhooks', async () => {
+    const body = (notification_url: string) => ({ transaction_amount: 10, token: `card~${randomUUID()}`, payment_method_id: 'visa', payer: { email: 'a@b.co' }, notification_url });
+    for (const url of ['http://pagos.example.com/hook', `https://pagos.example.com/${'x'.repeat(230)}`]) {
+      const r = await fetch(`${mp.url}/v1/payments`, { method: 'POST', headers: mHeaders({ 'x-idempotency-key': randomUUID() }), body: JSON.stringify(body(url)) });
+      assert.equal(r.status, 400);
+      assert.equal(((await r.json()) as { error: string }).error, 'invalid_notification_url');
+    }
+    const plain = new MercadoPagoGateway({ apiBase: mp.url, timeoutMs: 2000, publicBaseUrl: 'http://pagos.example.com' });
+    assert.equal(plain.buildPayload(request('card')).notification_url, undefined);
+    const long = new MercadoPagoGateway({ apiBase: mp.url, timeoutMs: 2000, publicBaseUrl: `https://pagos.example.com/${'x'.repeat(200)}` });
+    assert.equal(long.buildPayload(request('card')).notification_url, undefined);
+    const r = await plain.charge({ accessToken: 'TEST-strict' }, request(`card~${randomUUID()}`));
+    assert.equal(r.outcome, 'approved');
+    const tls = new MercadoPagoGateway({ apiBase: mp.url, timeoutMs: 2000, publicBaseUrl: 'https://pagos.example.com' });
+    assert.equal(tls.buildPayload(request('card')).notification_url, 'https://pagos.example.com/api/v1/webhook/mercado-pago?source_news=webhooks');
+  });
+
+  it('Mercado Pago: a partial refund keeps status approved with status_detail partially_refunded; the adapter reads it as a partial refund', async () => {
+    const gw = new MercadoPagoGateway({ apiBase: mp.url, timeoutMs: 2000, publicBaseUrl: '' });
+    const r = await gw.charge({ accessToken: 'TEST-strict' }, request(`card~${randomUUID()}`));
+    assert.ok(r.outcome === 'approved');
+    await gw.refund({ accessToken: 'TEST-strict' }, r.payment.id, randomUUID(), 500);
+    const p = await gw.getPayment({ accessToken: 'TEST-strict' }, r.payment.id);
+    assert.equal(p?.raw.status, 'approved');
+    assert.equal(p?.statusDetail, 'partially_refunded');
+    assert.equal(p?.status, 'partially_refunded');
+    assert.equal(p?.refundedCents, 500);
   });
 });

@@ -1,5 +1,6 @@
 /** Shared set-up of the payment tests: fake gateways, fake Telegram, router simulators, shops. */
 import { randomBytes } from 'node:crypto';
+import net from 'node:net';
 import { eq } from 'drizzle-orm';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
@@ -42,6 +43,9 @@ export function paymentEnv(f: Fakes, extra: Record<string, string> = {}): Record
     ROUTEROS_BREAKER_THRESHOLD: '1000',
     ROUTEROS_BREAKER_COOLDOWN_MS: '0',
     HOTSPOT_LOGIN_SETTLE_MS: '10',
+    // A lookup miss is final at once here (the search-lag tests set a horizon of their own).
+    PAYMENT_NOT_FOUND_HORIZON_MS: '0',
+    IDEMPOTENCY_WAIT_MS: '2000',
     ...extra,
   };
 }
@@ -162,3 +166,50 @@ export async function listen(t: TestApp): Promise<string> {
   const addr = t.app.server.address() as { port: number };
   return `http://127.0.0.1:${addr.port}`;
 }
+
+export interface CuttableProxy {
+  port: number;
+  /** Drop every connection and refuse new ones (ECONNREFUSED / connection terminated). */
+  cut(): Promise<void>;
+  restore(): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** A TCP proxy in front of PostgreSQL that can drop every connection and refuse new ones (a restart, as the service sees it). */
+export async function startProxy(targetHost: string, targetPort: number): Promise<CuttableProxy> {
+  const sockets = new Set<net.Socket>();
+  let server: net.Server | null = null;
+  let port = 0;
+  const listen = () =>
+    new Promise<void>((resolve) => {
+      server = net.createServer((client) => {
+        const upstream = net.connect({ host: targetHost, port: targetPort });
+        for (const s of [client, upstream]) {
+          sockets.add(s);
+          s.on('close', () => sockets.delete(s));
+          s.on('error', () => undefined);
+        }
+        client.pipe(upstream).pipe(client);
+      });
+      server.listen(port, '127.0.0.1', () => {
+        port = (server!.address() as net.AddressInfo).port;
+        resolve();
+      });
+    });
+  const stop = async () => {
+    const s = server;
+    server = null;
+    for (const socket of sockets) socket.destroy();
+    if (s) await new Promise<void>((r) => s.close(() => r()));
+  };
+  await listen();
+  return {
+    get port() {
+      return port;
+    },
+    cut: stop,
+    restore: () => (server ? Promise.resolve() : listen()),
+    close: stop,
+  };
+}
+

@@ -127,7 +127,7 @@ describe('purchases', () => {
     const sent = f.mp.state.requests.filter((r) => r.method === 'POST').at(-1)!;
     assert.equal(sent.headers['x-idempotency-key'], d.referencia);
     assert.equal(sent.headers['x-meli-session-id'], 'dev-1');
-    assert.equal((sent.body as any).notification_url, 'https://pagos.example.com/api/v1/webhook/mercado-pago');
+    assert.equal((sent.body as any).notification_url, 'https://pagos.example.com/api/v1/webhook/mercado-pago?source_news=webhooks');
     const row = await txByRef(t.ctx, d.referencia);
     assert.equal(row.externalReference, d.referencia);
     assert.equal(row.estadoPago, 'approved');

@@ -149,6 +149,8 @@ export const transacciones = pgTable('transacciones', {
   reembolsoId: varchar('reembolso_id', { length: 100 }),
   reembolsadaEn: ts('reembolsada_en'),
   actualizadaEn: ts('actualizada_en'),
+  // 0007 (money): cents given back so far (partial refunds add up).
+  reembolsadoCentavos: integer('reembolsado_centavos').notNull().default(0),
 });
 
 export const auditoria = pgTable('auditoria', {

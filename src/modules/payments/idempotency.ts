@@ -1,8 +1,11 @@
 /**
  * `Idempotency-Key` on purchase requests, stored in PostgreSQL (shared by every instance). The first
- * request with a key owns it; a repeat with the same body gets the stored response (waiting while the
- * first is still running, so concurrent duplicates charge once); the same key with another body is a 409.
- * A request that ended before any charge was attempted releases its key, so it can be retried.
+ * request with a key owns it; a repeat with the same body gets the stored response; the same key with
+ * another body is a 409 that names nothing of the first purchase. Once the key has a referencia (the
+ * attempt exists: both commit in one statement), a repeat whose first request has not completed (still
+ * running, or died: a database cut, a SIGKILL) is answered at once from the transaction row (202,
+ * referencia, estado), never kept waiting and never a 409; before that it waits a bounded time, then 409
+ * without a referencia. A request that ended before any attempt existed releases its key.
  */
 import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
@@ -17,7 +20,9 @@ export interface StoredResponse {
 export type Claim =
   | { kind: 'owner' }
   | { kind: 'replay'; response: StoredResponse }
-  | { kind: 'conflict'; detail: string; code: string; referencia: string | null };
+  /** The attempt exists under this referencia but its answer was never stored: answer from the row. */
+  | { kind: 'attempt'; referencia: string }
+  | { kind: 'conflict'; detail: string; code: string };
 
 const KEY_PATTERN = /^[\x21-\x7e]{1,255}$/;
 
@@ -45,7 +50,7 @@ export class IdempotencyStore {
   constructor(
     private readonly db: Database,
     private readonly box: SecretBox,
-    /** How long a duplicate waits for the first request to finish. */
+    /** How long a duplicate waits for the first request to record its attempt (≤ 10 s). */
     private readonly waitMs: number,
   ) {}
 
@@ -73,19 +78,21 @@ export class IdempotencyStore {
         if (again.length > 0) return { kind: 'owner' };
         continue;
       }
+      // Another body: nothing of the first purchase (its referencia opens its transaction) is shown.
       if (row.endpoint !== endpoint || row.hash_solicitud !== hash) {
-        return { kind: 'conflict', detail: 'La clave de idempotencia ya se usó con otra solicitud', code: 'idempotency_key_reused', referencia: row.referencia };
+        return { kind: 'conflict', detail: 'La clave de idempotencia ya se usó con otra solicitud', code: 'idempotency_key_reused' };
       }
       if (row.estado === 'completada' && row.respuesta_status !== null && row.respuesta_cifrada) {
         const body = JSON.parse(this.box.decrypt(row.respuesta_cifrada) ?? '{}') as Record<string, unknown>;
         return { kind: 'replay', response: { status: row.respuesta_status, body } };
       }
+      // Running, dead, or its stored answer purged: the attempt exists, its row tells the state at once.
+      if (row.referencia) return { kind: 'attempt', referencia: row.referencia };
       if (Date.now() >= deadline) {
         return {
           kind: 'conflict',
-          detail: 'Una solicitud con esta clave de idempotencia sigue en proceso; consulte la transacción por su referencia',
+          detail: 'Una solicitud con esta clave de idempotencia sigue en proceso; reintente en unos segundos con la misma clave',
           code: 'idempotency_in_progress',
-          referencia: row.referencia,
         };
       }
       await new Promise((r) => setTimeout(r, delay));
@@ -108,7 +115,22 @@ export class IdempotencyStore {
     );
   }
 
+  /** Free a key whose request ended before any attempt existed (a key with a referencia is kept: the attempt exists). */
   async release(routerId: string, key: string): Promise<void> {
-    await this.db.query(`DELETE FROM idempotencia_solicitudes WHERE router_id = $1 AND clave = $2 AND estado = 'procesando'`, [routerId, key]);
+    await this.db.query(`DELETE FROM idempotencia_solicitudes WHERE router_id = $1 AND clave = $2 AND estado = 'procesando' AND referencia IS NULL`, [routerId, key]);
+  }
+
+  /**
+   * Retention: stored answers older than `hours` lose their body (voucher credentials) and keep only the
+   * referencia, so a late same-key retry is still answered from the transaction row; keys ten times older go.
+   */
+  async purge(hours: number): Promise<{ stripped: number; deleted: number }> {
+    const stripped = await this.db.query(
+      `UPDATE idempotencia_solicitudes SET respuesta_cifrada = NULL, respuesta_status = NULL, estado = 'purgada', actualizada_en = now()
+        WHERE creada_en < now() - make_interval(hours => $1) AND respuesta_cifrada IS NOT NULL RETURNING clave`,
+      [hours],
+    );
+    const deleted = await this.db.query(`DELETE FROM idempotencia_solicitudes WHERE creada_en < now() - make_interval(hours => $1) RETURNING clave`, [hours * 10]);
+    return { stripped: stripped.length, deleted: deleted.length };
   }
 }

@@ -44,5 +44,9 @@ export function buildNotice(kind: NoticeKind, tx: Transaccion, c: NoticeContext,
         `⚠️ <b>Motivo:</b> ${e(motivo ?? 'El router no respondió a tiempo')}`,
         '↩️ <i>El pago se reembolsa automáticamente al cliente.</i>',
       ].join('\n');
+    case 'alerta':
+      return ['🚨 <b>Atención: una operación de pago necesita revisión</b>', ...common, id, via, `⚠️ <b>Detalle:</b> ${e(motivo ?? '')}`].join('\n');
+    case 'reembolso_parcial':
+      return ['↩️ <b>Reembolso parcial</b>', ...common, id, via, `📝 <b>Reembolsado:</b> $${e(((tx.reembolsadoCentavos ?? 0) / 100).toFixed(2))}`, '✅ <i>La ficha sigue activa.</i>'].join('\n');
   }
 }

@@ -193,7 +193,8 @@ async function chargeAndDeliver(
             paymentId: result.payment?.id ?? null,
             code: result.code,
             message: result.message,
-            notifyCompany: true,
+            // A gateway 429 is "not charged, retry later", not a card decline the company should hear of.
+            notifyCompany: !result.retryable,
           }),
         );
         break;

@@ -1,22 +1,18 @@
 /**
- * The purchase state machine on `transacciones`. Every transition is one guarded UPDATE (`WHERE estado IN
- * (…)`), so concurrent actors (the request, workers on several instances, webhooks, an admin) cannot move
- * a purchase backwards or apply an effect twice; the jobs a transition needs are enqueued in the same
- * database transaction.
- *
- *   iniciada ──approved──▶ cobrada ──voucher on router──▶ entregada
- *      │ ╲──declined──▶ rechazada ──late approval──▶ cobrada
- *      ╰──unknown──▶ en_revision ──reconciled──▶ cobrada | rechazada
- *   cobrada | entregada ──refund / chargeback / cancellation──▶ reembolsada
+ * The purchase state machine on `transacciones`. Every transition is one guarded UPDATE whose WHERE is
+ * built from the one table in transitions.ts (`guardSql`), so concurrent actors (the request, workers on
+ * several instances, webhooks, an admin) cannot move a purchase backwards or apply an effect twice; the
+ * jobs a transition needs are enqueued in the same database transaction.
  */
 import { and, eq, getTableColumns, inArray, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Executor } from '../../infra/db/index.js';
 import { transacciones } from '../../infra/db/schema.js';
-import { enqueue, enqueueSql, jobDoneSql, type OutboxJob } from '../../infra/outbox.js';
+import { enqueue, enqueueSql, jobDoneSql, newLeaseToken, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
+import { OPEN, guardSql, type Evento } from './transitions.js';
 
 export type Transaccion = typeof transacciones.$inferSelect;
-export type Estado = 'iniciada' | 'cobrada' | 'entregada' | 'rechazada' | 'en_revision' | 'reembolsada';
+export type { Estado } from './transitions.js';
 
 export const NOW = sql`(now() AT TIME ZONE 'utc')`;
 
@@ -29,9 +25,10 @@ export const JOB = {
   applyPayment: 'pagos.aplicar_pago',
   webhookLookup: 'pagos.webhook_pendiente',
   notify: 'pagos.telegram',
+  purge: 'pagos.purgar',
 } as const;
 
-export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida';
+export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida' | 'alerta' | 'reembolso_parcial';
 
 const COLUMNS = Object.entries(getTableColumns(transacciones));
 
@@ -103,11 +100,12 @@ export async function markCharged(
   id: number,
   payment: GatewayPayment,
   deadlineMinutes: number,
-  opts: { claimForMs?: number } = {},
+  opts: { claimForMs?: number; lecturaFresca?: boolean; voucher?: { username: string; passwordEnc: string | null } } = {},
 ): Promise<{ tx: Transaccion; job: OutboxJob | null } | null> {
   const update = ex
     .update(transacciones)
     .set({
+      ...(opts.voucher ? { usuarioHotspot: opts.voucher.username, passwordHotspot: opts.voucher.passwordEnc } : {}),
       estado: 'cobrada',
       estadoPago: payment.rawStatus.slice(0, 20),
       estadoDetalle: payment.statusDetail.slice(0, 100) || null,
@@ -119,18 +117,19 @@ export async function markCharged(
       errorDetalle: null,
       actualizadaEn: NOW,
     })
-    .where(and(eq(transacciones.id, id), inArray(transacciones.estado, ['iniciada', 'en_revision', 'rechazada'])))
+    .where(and(eq(transacciones.id, id), guardSql('cobro_aprobado', { lecturaFresca: opts.lecturaFresca })))
     .returning();
-  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs }, from));
+  const leaseToken = opts.claimForMs !== undefined ? newLeaseToken() : undefined;
+  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs, leaseToken }, from));
   if (!done) return null;
-  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0 };
+  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0, leaseToken };
   return { tx: done.tx, job };
 }
 
 export async function markDeclined(
   ex: Executor,
   id: number,
-  f: { rawStatus: string; detail?: string | null; paymentId?: string | null; code: string; message: string; notifyCompany: boolean },
+  f: { rawStatus: string; detail?: string | null; paymentId?: string | null; code: string; message: string; notifyCompany: boolean; evento?: Extract<Evento, 'cobro_rechazado' | 'devuelto_sin_venta'> },
 ): Promise<boolean> {
   const rows = await ex
     .update(transacciones)
@@ -143,7 +142,7 @@ export async function markDeclined(
       errorDetalle: f.message,
       actualizadaEn: NOW,
     })
-    .where(and(eq(transacciones.id, id), inArray(transacciones.estado, ['iniciada', 'en_revision'])))
+    .where(and(eq(transacciones.id, id), guardSql(f.evento ?? 'cobro_rechazado')))
     .returning({ id: transacciones.id });
   if (rows.length === 0) return false;
   if (f.notifyCompany) await notify(ex, { id }, 'rechazado', f.message);
@@ -155,7 +154,7 @@ export async function markUnknown(ex: Executor, id: number, code: string, messag
   const rows = await ex
     .update(transacciones)
     .set({ estado: 'en_revision', estadoPago: 'unknown', errorCodigo: code.slice(0, 50), errorDetalle: message, actualizadaEn: NOW })
-    .where(and(eq(transacciones.id, id), eq(transacciones.estado, 'iniciada')))
+    .where(and(eq(transacciones.id, id), guardSql('resultado_desconocido')))
     .returning({ id: transacciones.id });
   if (rows.length === 0) return false;
   await scheduleReconcile(ex, id, reconcileInMs);
@@ -172,7 +171,7 @@ export async function markPending(ex: Executor, id: number, payment: GatewayPaym
       transaccionId: payment.id,
       actualizadaEn: NOW,
     })
-    .where(and(eq(transacciones.id, id), inArray(transacciones.estado, ['iniciada', 'en_revision'])));
+    .where(and(eq(transacciones.id, id), inArray(transacciones.estado, [...OPEN])));
   await scheduleReconcile(ex, id, pollInMs);
 }
 
@@ -189,20 +188,22 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
 /**
  * The voucher is on the router: record it and queue the company's notice, in one statement. `jobId` (the
  * running delivery job) is marked done in the same commit, saving the outbox its own round trip. Returns
- * the updated row when this call made the transition.
+ * the updated row when this call made the transition. With a fenced job, a worker whose lease was taken
+ * over still records the delivery (the voucher IS on the router) but does not close the other's job.
  */
-export async function markDelivered(ex: Executor, id: number, jobId?: number): Promise<Transaccion | null> {
+export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
-    .set({ estado: 'entregada', estadoHotspot: 'active', usuarioCreadoEn: NOW, errorCodigo: null, errorDetalle: null, actualizadaEn: NOW })
-    .where(and(eq(transacciones.id, id), eq(transacciones.estado, 'cobrada')))
+    // A partly refunded purchase keeps its state (the voucher was still owed).
+    .set({ estado: sql`CASE WHEN estado = 'cobrada' THEN 'entregada' ELSE estado END`, estadoHotspot: 'active', usuarioCreadoEn: NOW, errorCodigo: null, errorDetalle: null, actualizadaEn: NOW })
+    .where(and(eq(transacciones.id, id), guardSql('entrega')))
     .returning();
   const done = await transitionWithJob(
     ex,
     update,
     (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
-    jobId !== undefined ? [jobDoneSql(jobId, sql`EXISTS (SELECT 1 FROM u)`)] : [],
+    job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : [],
   );
   return done?.tx ?? null;
 }
@@ -221,15 +222,47 @@ export async function markRefunded(
     .set({
       estado: 'reembolsada',
       estadoPago: f.rawStatus.slice(0, 20),
-      reembolsoId: f.refundId ?? null,
+      reembolsoId: f.refundId ?? sql`${transacciones.reembolsoId}`,
+      reembolsadoCentavos: sql`coalesce(${transacciones.montoCentavos}, ${transacciones.reembolsadoCentavos})`,
       reembolsadaEn: NOW,
       errorDetalle: f.motivo,
       actualizadaEn: NOW,
     })
-    .where(and(eq(transacciones.id, id), inArray(transacciones.estado, ['cobrada', 'entregada'])))
+    .where(and(eq(transacciones.id, id), guardSql('reembolso_total')))
     .returning({ id: transacciones.id });
   if (rows.length === 0) return false;
-  await enqueue(ex, JOB.removeVoucher, { transaccionId: id }, { dedupeKey: `quitar:${id}` });
+  await enqueueRemoval(ex, id);
   await notify(ex, { id }, 'reembolsado', f.motivo);
   return true;
+}
+
+/** Every removal of a voucher from its router is its own durable job (deduplicated per purchase). */
+export async function enqueueRemoval(ex: Executor, id: number): Promise<void> {
+  await enqueue(ex, JOB.removeVoucher, { transaccionId: id }, { dedupeKey: `quitar:${id}` });
+}
+
+/**
+ * Part of the money went back (the gateway says so: never taken from a webhook body): record the refunded
+ * cents, which only grow and stay below the whole amount; the voucher stays. Returns true when recorded.
+ */
+export async function markPartiallyRefunded(ex: Executor, id: number, f: { rawStatus: string; refundedCents: number; refundId?: string | null }): Promise<boolean> {
+  const rows = await ex
+    .update(transacciones)
+    .set({
+      estado: 'reembolso_parcial',
+      estadoPago: f.rawStatus.slice(0, 20),
+      reembolsadoCentavos: f.refundedCents,
+      reembolsoId: f.refundId ?? sql`${transacciones.reembolsoId}`,
+      actualizadaEn: NOW,
+    })
+    .where(
+      and(
+        eq(transacciones.id, id),
+        guardSql('reembolso_parcial'),
+        sql`${transacciones.reembolsadoCentavos} < ${f.refundedCents}`,
+        sql`${f.refundedCents} < coalesce(${transacciones.montoCentavos}, 2147483647)`,
+      ),
+    )
+    .returning({ id: transacciones.id });
+  return rows.length > 0;
 }

@@ -171,7 +171,15 @@ export default async function paymentRoutes(app: App) {
         r.referencia = String(claim.response.body.referencia ?? '');
         return reply.code(claim.response.status).header('idempotent-replayed', 'true').send(claim.response.body);
       }
-      if (claim.kind === 'conflict') throw new ApiError(409, claim.detail, claim.code, {}, claim.referencia ? { referencia: claim.referencia } : {});
+      if (claim.kind === 'attempt') {
+        r.referencia = claim.referencia;
+        return reply.code(202).header('idempotent-replayed', 'true').send(await attemptAnswer(buyer.routerId, claim.referencia));
+      }
+      if (claim.kind === 'conflict') {
+        // No referencia on this answer (it would open the first purchase's transaction).
+        r.referencia = undefined;
+        throw new ApiError(409, claim.detail, claim.code);
+      }
     }
     let outcome;
     try {
@@ -188,10 +196,30 @@ export default async function paymentRoutes(app: App) {
     }
     r.referencia = outcome.referencia;
     if (idemKey) {
-      if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
-      else await svc.idempotency.release(buyer.routerId, idemKey);
+      // The computed answer is sent even if the key cannot be completed (the database dropped): a same-key
+      // retry is then answered from the transaction row, never by charging again.
+      try {
+        if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
+        else await svc.idempotency.release(buyer.routerId, idemKey);
+      } catch (e) {
+        request.log.error({ err: e, referencia: outcome.referencia }, 'no se pudo completar la clave de idempotencia');
+      }
     }
     return reply.code(outcome.response.status).send(outcome.response.body);
+  };
+
+  /** A same-key retry whose first request never completed: the attempt's state, from its row, at once. */
+  const attemptAnswer = async (routerId: string, referencia: string) => {
+    const tx = await findByReferencia(ctx.db.orm, referencia);
+    const mine = tx && tx.routerId === routerId ? tx : null;
+    return {
+      detail: 'Su compra ya está registrada; consulte su referencia para ver el resultado. No vuelva a ingresar su tarjeta.',
+      code: 'purchase_in_progress',
+      referencia,
+      estado: mine?.estado ?? 'iniciada',
+      estado_pago: mine?.estadoPago ?? 'pending',
+      estado_hotspot: mine ? estadoHotspotWire(mine) : 'pendiente',
+    };
   };
 
   const purchaseConfig = {
@@ -252,7 +280,8 @@ export default async function paymentRoutes(app: App) {
       if (!tx || tx.routerId !== principal.routerId || tx.empresaId !== principal.empresaId) {
         throw new ApiError(404, 'Transacción no encontrada', 'transaction_not_found');
       }
-      const delivered = tx.estado === 'entregada';
+      // A partial refund leaves the voucher active: its credentials are still shown.
+      const delivered = tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active');
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
       const cents = tx.montoCentavos ?? priceToCents(tx.monto) ?? 0;
       return {
@@ -263,6 +292,7 @@ export default async function paymentRoutes(app: App) {
         pasarela: tx.pasarela,
         id_transaccion: tx.transaccionId,
         monto: centsToNumber(cents),
+        monto_reembolsado: centsToNumber(tx.reembolsadoCentavos ?? 0),
         moneda: tx.moneda,
         producto_id: tx.productoId,
         tipo_usuario: tx.tipoUsuario,
@@ -341,13 +371,16 @@ export default async function paymentRoutes(app: App) {
         body: Type.Optional(Type.Union([Type.Object({ motivo: Type.Optional(Type.Union([Type.String({ maxLength: 500 }), Type.Null()])) }), Type.Null()])),
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const user = currentUser(request);
       const motivo = (request.body as { motivo?: string | null } | null | undefined)?.motivo ?? null;
-      const tx = await svc.adminRefund(auditActor(request), user.empresaId!, request.params.id, motivo);
+      const { tx, job } = await svc.adminRefund(auditActor(request), user.empresaId!, request.params.id, motivo);
+      // 202: the refund is a durable job; `reembolso` is its state (completado, or still running with its last error).
+      reply.code(202);
       return {
         success: true,
-        message: 'Reembolso realizado correctamente',
+        message: job.estado === 'completado' ? 'Reembolso realizado correctamente' : 'Reembolso en proceso: se completará automáticamente',
+        reembolso: job,
         transaccion: {
           id: tx.id,
           referencia: tx.referencia,
@@ -355,6 +388,7 @@ export default async function paymentRoutes(app: App) {
           estado_pago: tx.estadoPago,
           estado_hotspot: estadoHotspotWire(tx),
           monto: centsToNumber(tx.montoCentavos ?? priceToCents(tx.monto) ?? 0),
+          monto_reembolsado: centsToNumber(tx.reembolsadoCentavos ?? 0),
           moneda: tx.moneda,
           reembolsada_en: naiveIso(tx.reembolsadaEn),
         },

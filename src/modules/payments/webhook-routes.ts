@@ -18,6 +18,8 @@ import type { GatewayName, WebhookInput } from './gateways/types.js';
 import { JOB } from './repository.js';
 
 const KEEP_HEADERS = ['x-signature', 'x-request-id', 'digest', 'content-type'];
+/** Unknown-payment notices waiting for a lookup, at most (each costs gateway reads). */
+const UNKNOWN_WEBHOOKS_MAX = 500;
 
 function webhookInput(request: FastifyRequest): WebhookInput {
   const raw = typeof request.body === 'string' ? request.body : '';
@@ -55,9 +57,21 @@ export default async function webhookRoutes(app: App) {
     if (!notice.paymentId && !notice.reference) return base;
     const tx = await svc.findWebhookTransaction(gateway, notice);
     if (!tx) {
-      // Not known yet (the purchase may still be committing): look again later, then verify and act.
+      // Not known yet (the purchase may still be committing, or its charge answer was lost): keep only the
+      // payment id (never the body), once per payment, and a bounded number of such lookups at a time; the
+      // job asks the gateway before anything happens.
       if (notice.paymentId && /^[A-Za-z0-9_-]{1,100}$/.test(notice.paymentId)) {
-        await enqueue(ctx.db.orm, JOB.webhookLookup, { gateway, input, receivedAt }, { dedupeKey: `webhook:${gateway}:${notice.paymentId}` });
+        const [open] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM outbox WHERE kind = $1 AND done_at IS NULL`, [JOB.webhookLookup]);
+        if (Number(open?.n ?? 0) < UNKNOWN_WEBHOOKS_MAX) {
+          await enqueue(
+            ctx.db.orm,
+            JOB.webhookLookup,
+            { gateway, paymentId: notice.paymentId, eventId: (notice.eventId || '').slice(0, 100), receivedAt },
+            { dedupeKey: `webhook:${gateway}:${notice.paymentId}` },
+          );
+        } else {
+          request.log.warn({ gateway }, 'demasiados avisos de pagos desconocidos pendientes; se descarta este (la conciliación sigue)');
+        }
       }
       return { ...base, notification_id: notice.eventId || 'unknown', type: notice.type };
     }

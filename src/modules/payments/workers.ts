@@ -5,40 +5,73 @@
  */
 import { and, eq, sql } from 'drizzle-orm';
 import { transacciones } from '../../infra/db/schema.js';
-import { JOB_DONE, enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
-import type { GatewayPayment, WebhookInput } from './gateways/types.js';
+import { isUniqueViolation } from '../../infra/errors.js';
+import { JOB_DONE, LeaseLostError, enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
+import type { GatewayPayment } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
 import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
-import { JOB, NOW, findById, markDeclined, markDelivered, markRefunded, notify, type NoticeKind, type Transaccion } from './repository.js';
+import { JOB, NOW, enqueueRemoval, findByGatewayId, findById, markDeclined, markDelivered, markRefunded, notify, type NoticeKind, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { paymentMatches, settle } from './settle.js';
+import { MONEY_KEPT, OPEN, guardSql, transitionFor, type Estado } from './transitions.js';
 import { generateVoucher, voucherComment, type TipoUsuario } from './vouchers.js';
 
 const txId = (job: OutboxJob) => Number(job.payload.transaccionId);
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 500);
 
+/** Caps and safe defaults per job kind: nothing retries forever, nothing is dropped silently. */
 export function registerWorkers(svc: PaymentsService): void {
   const o = svc.outbox;
-  o.on(JOB.deliver, (job) => deliver(svc, job));
-  o.on(JOB.refund, (job) => refund(svc, job));
-  o.on(JOB.removeVoucher, (job) => removeVoucher(svc, job));
-  o.on(JOB.reconcile, (job) => reconcile(svc, job));
-  o.on(JOB.applyPayment, (job) => applyPayment(svc, job));
-  o.on(JOB.webhookLookup, (job) => webhookLookup(svc, job));
-  o.on(JOB.notify, (job) => sendNotice(svc, job));
+  const alertOnDead = (what: string) => async (job: OutboxJob, lastError: string | null) => {
+    await alertCompany(svc, txId(job), `${what} (${lastError ?? 'sin detalle'})`);
+  };
+  // Delivery ends by its own deadline (then a refund); the cap is only a backstop that also refunds.
+  o.on(JOB.deliver, (job) => deliver(svc, job), {
+    maxAttempts: 2000,
+    onDead: async (job, lastError) => {
+      await enqueue(svc.deps.db.orm, JOB.refund, { transaccionId: txId(job), motivo: 'No se pudo entregar la ficha' }, { dedupeKey: `reembolsar:${txId(job)}` });
+      await alertCompany(svc, txId(job), `La entrega se abandonó y se reembolsa (${lastError ?? ''})`);
+    },
+  });
+  // Refunds keep trying for about a day (30-minute backoff), then a person is told.
+  o.on(JOB.refund, (job) => refund(svc, job), { maxAttempts: 60, maxBackoffMs: 30 * 60_000, onDead: alertOnDead('No se pudo completar un reembolso; hágalo desde el panel de la pasarela') });
+  o.on(JOB.removeVoucher, (job) => removeVoucher(svc, job), { maxAttempts: 300, maxBackoffMs: 15 * 60_000, onDead: alertOnDead('No se pudo quitar del router la ficha de un pago devuelto; bórrela a mano') });
+  // The reconciler ends by its horizon (then sin_cobro); the cap is a backstop.
+  o.on(JOB.reconcile, (job) => reconcile(svc, job), { maxAttempts: 5000, maxBackoffMs: 30 * 60_000, onDead: alertOnDead('No se pudo confirmar el resultado de un cobro') });
+  // A gateway notice (refund, chargeback…) is re-read for days (30-minute backoff), never dropped after hours.
+  o.on(JOB.applyPayment, (job) => applyPayment(svc, job), { maxAttempts: 500, maxBackoffMs: 30 * 60_000, onDead: alertOnDead('No se pudo leer en la pasarela un aviso de pago (posible reembolso o contracargo)') });
+  o.on(JOB.webhookLookup, (job) => webhookLookup(svc, job), { maxAttempts: 200, maxBackoffMs: 30 * 60_000 });
+  o.on(JOB.notify, (job) => sendNotice(svc, job), { maxAttempts: 8 });
+  o.on(JOB.purge, (job) => purge(svc, job));
+}
+
+/** An error log line and, when configured, the company's Telegram chat. */
+async function alertCompany(svc: PaymentsService, transaccionId: number, motivo: string): Promise<void> {
+  svc.deps.logger.error({ transaccion: transaccionId, motivo }, 'pagos: alerta para la empresa');
+  if (Number.isFinite(transaccionId) && transaccionId > 0) {
+    await enqueue(svc.deps.db.orm, JOB.notify, { transaccionId, tipo: 'alerta', motivo: motivo.slice(0, 500) }, { dedupeKey: `telegram:${transaccionId}:alerta:${Date.now()}` });
+  }
 }
 
 /**
  * Put the purchase's voucher on its router. `known` is the row as the caller just committed it (the
  * purchase request, which runs the first attempt itself), saving a re-read; `onDelivered` receives the row
- * as delivered.
+ * as delivered. The lease is confirmed before every router call, so a worker whose lease was taken over
+ * stops before touching the router again.
  */
 export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
   const { db, secrets, logger } = svc.deps;
   let tx = known ?? (await findById(db.orm, txId(job)));
-  if (!tx || tx.estado !== 'cobrada') return;
+  if (!tx) return;
+  if (tx.estado === 'reembolsada') {
+    // An earlier run may have created the voucher and died before recording it: make sure it goes.
+    await enqueueRemoval(db.orm, tx.id);
+    return;
+  }
+  if (!transitionFor(tx, 'entrega')) return;
   for (let rename = 0; ; rename++) {
     const password = tx.passwordHotspot ? (secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
+    await job.lease?.confirm();
     try {
       await svc.hotspot().createVoucher(tx.routerId, {
         username: tx.usuarioHotspot ?? '',
@@ -49,48 +82,57 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
       });
     } catch (e) {
       if (isVoucherNameTaken(e) && rename < 5) {
-        tx = (await renameVoucher(svc, tx)) ?? tx;
-        if (tx.estado !== 'cobrada') return;
+        const next = await renameVoucher(svc, tx);
+        if (!next || !transitionFor(next, 'entrega')) return;
+        tx = next;
         continue;
       }
       return deliveryFailed(svc, tx, job, e);
     }
     // One statement: the transition, the company's notice and this job's completion commit together.
-    const delivered = await markDelivered(db.orm, tx.id, job.id);
+    const delivered = await markDelivered(db.orm, tx.id, job);
     if (!delivered) {
-      // Refunded while we were creating it: take it back (the removal job also does, whichever runs last).
+      // Refunded while we were creating it: its removal is a durable job of its own (after our creation).
       const now = await findById(db.orm, tx.id);
-      if (now?.estado === 'reembolsada') await svc.hotspot().removeVoucher(tx.routerId, tx.usuarioHotspot ?? '').catch(() => undefined);
+      if (now?.estado === 'reembolsada') await enqueueRemoval(db.orm, tx.id);
+      return;
     }
     logger.info({ transaccion: tx.id, referencia: tx.referencia }, 'ficha entregada');
-    if (!delivered) return;
     onDelivered?.(delivered);
     return JOB_DONE;
   }
 }
 
-/** The name exists on the router and is not ours (someone made it by hand): pick another one. */
+/**
+ * The name exists on the router and is not ours (someone made it by hand): pick another one, as a
+ * compare-and-set on the name we tried, so two workers never rename one purchase twice (two vouchers).
+ * Returns the row to go on with (renamed by us or by another worker), or null when it left the owed states.
+ */
 async function renameVoucher(svc: PaymentsService, tx: Transaccion): Promise<Transaccion | null> {
-  const creds = generateVoucher((tx.tipoUsuario as TipoUsuario) ?? 'usuario_contrasena', svc.voucherLengths);
-  try {
-    const [row] = await svc.deps.db.orm
-      .update(transacciones)
-      .set({ usuarioHotspot: creds.username, passwordHotspot: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null, actualizadaEn: NOW })
-      .where(and(eq(transacciones.id, tx.id), eq(transacciones.estado, 'cobrada')))
-      .returning();
-    return row ?? (await findById(svc.deps.db.orm, tx.id));
-  } catch {
-    return null;
+  for (let i = 0; i < 5; i++) {
+    const creds = generateVoucher((tx.tipoUsuario as TipoUsuario) ?? 'usuario_contrasena', svc.voucherLengths);
+    try {
+      const [row] = await svc.deps.db.orm
+        .update(transacciones)
+        .set({ usuarioHotspot: creds.username, passwordHotspot: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null, actualizadaEn: NOW })
+        .where(and(eq(transacciones.id, tx.id), guardSql('entrega'), eq(transacciones.usuarioHotspot, tx.usuarioHotspot ?? '')))
+        .returning();
+      return row ?? (await findById(svc.deps.db.orm, tx.id));
+    } catch (e) {
+      if (!isUniqueViolation(e, 'uq_transacciones_voucher_vivo')) throw e;
+    }
   }
+  return findById(svc.deps.db.orm, tx.id);
 }
 
 async function deliveryFailed(svc: PaymentsService, tx: Transaccion, job: OutboxJob, e: unknown): Promise<JobResult> {
   const { db, logger } = svc.deps;
+  if (e instanceof LeaseLostError) throw e;
   const message = errorText(e);
   const [state] = await db.orm
     .update(transacciones)
     .set({ intentosEntrega: sql`${transacciones.intentosEntrega} + 1`, errorCodigo: 'entrega_pendiente', errorDetalle: message, actualizadaEn: NOW })
-    .where(and(eq(transacciones.id, tx.id), eq(transacciones.estado, 'cobrada')))
+    .where(and(eq(transacciones.id, tx.id), guardSql('entrega')))
     .returning({ vencida: sql<boolean>`coalesce(${transacciones.entregaLimite} <= (now() AT TIME ZONE 'utc'), false)` });
   if (!state) return;
   if (!state.vencida) {
@@ -102,7 +144,7 @@ async function deliveryFailed(svc: PaymentsService, tx: Transaccion, job: Outbox
     const rows = await t
       .update(transacciones)
       .set({ errorCodigo: 'entrega_fallida', actualizadaEn: NOW })
-      .where(and(eq(transacciones.id, tx.id), eq(transacciones.estado, 'cobrada')))
+      .where(and(eq(transacciones.id, tx.id), guardSql('entrega')))
       .returning({ id: transacciones.id });
     if (rows.length === 0) return;
     await enqueue(t, JOB.refund, { transaccionId: tx.id, motivo: 'No se pudo entregar la ficha a tiempo' }, { dedupeKey: `reembolsar:${tx.id}` });
@@ -111,25 +153,37 @@ async function deliveryFailed(svc: PaymentsService, tx: Transaccion, job: Outbox
   logger.error({ transaccion: tx.id, referencia: tx.referencia }, 'entrega vencida: se reembolsa');
 }
 
+/**
+ * A refund (the company's, or ours after a failed delivery) as a durable job: the gateway call and its
+ * record both happen here, idempotent by the refund key, so a refund the gateway made is always recorded
+ * (a failed record is retried, and the retried gateway call replays the same refund). What is refunded is
+ * the rest of the payment (after any partial refund).
+ */
 async function refund(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
-  if (!tx || (tx.estado !== 'cobrada' && tx.estado !== 'entregada') || !tx.transaccionId) return;
+  if (!tx || !MONEY_KEPT.includes(tx.estado as Estado) || !tx.transaccionId) return;
   const motivo = typeof job.payload.motivo === 'string' ? job.payload.motivo : 'Reembolso';
-  const result = await svc.refundAtGateway(tx);
-  if (result.kind === 'refused') {
-    await svc.deps.db.orm.update(transacciones).set({ errorCodigo: 'reembolso_rechazado', errorDetalle: result.message, actualizadaEn: NOW }).where(eq(transacciones.id, tx.id));
-    return { retryInMs: 15 * 60_000, note: result.message };
+  if (svc.remainingCents(tx) > 0) {
+    const result = await svc.refundAtGateway(tx);
+    if (result.kind === 'refused') {
+      await svc.deps.db.orm.update(transacciones).set({ errorCodigo: 'reembolso_rechazado', errorDetalle: result.message, actualizadaEn: NOW }).where(eq(transacciones.id, tx.id));
+      return { retryInMs: 15 * 60_000, note: result.message };
+    }
+    await svc.deps.db.transaction((t) => markRefunded(t, tx.id, { rawStatus: result.rawStatus, refundId: result.refundId, motivo }));
+    return;
   }
-  await svc.deps.db.transaction((t) => markRefunded(t, tx.id, { rawStatus: result.rawStatus, refundId: result.refundId, motivo }));
+  await svc.deps.db.transaction((t) => markRefunded(t, tx.id, { rawStatus: 'refunded', motivo }));
 }
 
 async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
   if (!tx || tx.estado !== 'reembolsada' || !tx.usuarioHotspot) return;
   const hotspot = svc.hotspot();
+  await job.lease?.confirm();
   const user = await hotspot.findUser(tx.routerId, tx.usuarioHotspot);
   // Only our own voucher (by comment) is removed.
   if (user && (!user.comment || user.comment === voucherComment(tx.referencia ?? String(tx.id)))) {
+    await job.lease?.confirm();
     await hotspot.removeVoucher(tx.routerId, tx.usuarioHotspot);
   }
   await svc.deps.db.orm.update(transacciones).set({ estadoHotspot: 'disabled', actualizadaEn: NOW }).where(eq(transacciones.id, tx.id));
@@ -138,12 +192,12 @@ async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobR
 async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const { db } = svc.deps;
   const tx = await findById(db.orm, txId(job));
-  if (!tx || (tx.estado !== 'iniciada' && tx.estado !== 'en_revision')) return;
+  if (!tx || !OPEN.includes(tx.estado as Estado)) return;
   let payment: GatewayPayment | null;
   try {
     payment = await svc.lookupPayment(tx);
   } catch (e) {
-    return { retryInMs: svc.outbox.backoff(job.attempts), note: errorText(e) };
+    return { retryInMs: svc.outbox.backoff(job.attempts, 30 * 60_000), note: errorText(e) };
   }
   if (payment) {
     const effect = await settle(svc, tx, payment, job.attempts);
@@ -154,14 +208,19 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
     if (payment.status === 'unknown') return { retryInMs: svc.pendingPollMs(job.attempts), note: `estado ${payment.rawStatus}` };
     return;
   }
-  // Nothing at the gateway under our reference. Wait until the charge call has certainly ended.
+  // Nothing at the gateway under our reference (yet: Mercado Pago's search is an index that lags). Keep
+  // asking, with backoff, until the horizon; only then is it declared unpaid (and a later approval, e.g. a
+  // webhook, still revives it: `sin_cobro`).
   const [age] = await db.query<{ ms: number | string }>(
     `SELECT EXTRACT(EPOCH FROM ((now() AT TIME ZONE 'utc') - coalesce(cobro_intentado_en, creada_en))) * 1000 AS ms FROM transacciones WHERE id = $1`,
     [tx.id],
   );
   const waited = Number(age?.ms ?? 0);
-  const grace = tx.cobroIntentadoEn ? svc.notFoundGraceMs() : svc.abandonedAfterMs();
-  if (waited < grace) return { retryInMs: Math.max(200, grace - waited), note: 'sin pago todavía' };
+  const grace = tx.cobroIntentadoEn ? Math.max(svc.notFoundGraceMs(), svc.deps.config.paymentNotFoundHorizonMs) : svc.abandonedAfterMs();
+  if (waited < grace) {
+    const backoff = Math.max(svc.notFoundGraceMs() - waited, svc.pendingPollMs(job.attempts));
+    return { retryInMs: Math.max(200, Math.min(grace - waited, backoff)), note: 'sin pago todavía' };
+  }
   await db.transaction((t) =>
     markDeclined(t, tx.id, {
       rawStatus: 'not_found',
@@ -172,45 +231,67 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
   );
 }
 
+/**
+ * A gateway notice about a known purchase: re-read the payment (a failed read is retried for days) and
+ * apply it. The webhook fields (`webhook_processed`, `notification_id`) are written only once the gateway
+ * confirmed the notice (the payment matches; for Conekta, the event exists at Conekta for this order).
+ */
 async function applyPayment(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
   if (!tx) return;
   const paymentId = typeof job.payload.paymentId === 'string' && job.payload.paymentId ? job.payload.paymentId : null;
+  const eventId = typeof job.payload.eventId === 'string' && job.payload.eventId ? job.payload.eventId.slice(0, 100) : null;
   let payment: GatewayPayment | null;
+  let confirmed = false;
   try {
     payment = paymentId ? await svc.getPayment(tx, paymentId) : await svc.lookupPayment(tx);
+    if (payment && paymentMatches(tx, payment) && job.payload.source === 'webhook') confirmed = await svc.webhookEventConfirmed(tx, eventId, payment.id);
   } catch (e) {
-    if (job.attempts >= 30) return;
-    return { retryInMs: svc.outbox.backoff(job.attempts), note: errorText(e) };
-  }
-  if (job.payload.source === 'webhook') {
-    await svc.deps.db.orm
-      .update(transacciones)
-      .set({
-        webhookProcessed: true,
-        webhookReceivedAt: NOW,
-        notificationId: typeof job.payload.eventId === 'string' && job.payload.eventId ? job.payload.eventId.slice(0, 100) : tx.notificationId,
-      })
-      .where(eq(transacciones.id, tx.id));
+    return { retryInMs: svc.outbox.backoff(job.attempts, 30 * 60_000), note: errorText(e) };
   }
   if (!payment || !paymentMatches(tx, payment)) return;
+  if (confirmed) {
+    await svc.deps.db.orm
+      .update(transacciones)
+      .set({ webhookProcessed: true, webhookReceivedAt: NOW, ...(eventId ? { notificationId: eventId } : {}) })
+      .where(eq(transacciones.id, tx.id));
+  }
   await settle(svc, tx, payment);
 }
 
-/** A webhook that arrived before we knew its payment (or before the purchase committed): look again. */
+/**
+ * A notice about a payment we do not know by id (only its id was stored). The purchase may still be
+ * committing, or our row lacks the gateway id (its charge answer was lost): ask the gateway for the
+ * payment with the credentials of the companies that have such purchases open (bounded), learn its
+ * reference, and apply it.
+ */
 async function webhookLookup(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const gateway = job.payload.gateway === 'conekta' ? 'conekta' : 'mercado_pago';
-  const input = job.payload.input as WebhookInput;
-  const receivedAt = Number(job.payload.receivedAt) || Date.now();
-  const notice = (gateway === 'conekta' ? svc.conekta : svc.mercadoPago).parseWebhook(input);
-  if (!notice) return;
-  const tx = await svc.findWebhookTransaction(gateway, notice);
-  if (!tx) return job.attempts >= 20 ? undefined : { retryInMs: 15_000, note: 'transacción aún desconocida' };
-  if (!(await svc.webhookSignatureOk(gateway, tx, input, receivedAt))) {
-    svc.deps.logger.warn({ transaccion: tx.id, gateway }, 'webhook con firma inválida descartado');
+  const paymentId = typeof job.payload.paymentId === 'string' ? job.payload.paymentId : '';
+  const eventId = typeof job.payload.eventId === 'string' ? job.payload.eventId : '';
+  if (!paymentId) return;
+  const known = await findByGatewayId(svc.deps.db.orm, gateway, paymentId);
+  if (known) {
+    await enqueue(svc.deps.db.orm, JOB.applyPayment, { transaccionId: known.id, paymentId, source: 'webhook', eventId }, { dedupeKey: `aplicar:${known.id}:${eventId || paymentId}` });
     return;
   }
-  await enqueue(svc.deps.db.orm, JOB.applyPayment, { transaccionId: tx.id, paymentId: notice.paymentId, source: 'webhook', eventId: notice.eventId });
+  let tx: Transaccion | null;
+  try {
+    tx = await svc.findPaymentOwner(gateway, paymentId);
+  } catch (e) {
+    return { retryInMs: svc.outbox.backoff(job.attempts, 30 * 60_000), note: errorText(e) };
+  }
+  if (!tx) return { retryInMs: Math.min(30 * 60_000, 15_000 * 2 ** Math.min(10, job.attempts - 1)), note: 'transacción aún desconocida' };
+  await enqueue(svc.deps.db.orm, JOB.applyPayment, { transaccionId: tx.id, paymentId, source: 'webhook', eventId }, { dedupeKey: `aplicar:${tx.id}:${eventId || paymentId}` });
+}
+
+/** Retention: stored answers lose their credentials, finished jobs go (hourly; recurring). */
+async function purge(svc: PaymentsService, _job: OutboxJob): Promise<JobResult> {
+  const hours = svc.deps.config.paymentsRetentionHours;
+  const keys = await svc.idempotency.purge(hours);
+  const jobs = await svc.outbox.purge(hours);
+  if (keys.stripped + keys.deleted + jobs > 0) svc.deps.logger.info({ ...keys, trabajos: jobs }, 'pagos: depuración por retención');
+  return { retryInMs: 3600_000 };
 }
 
 async function sendNotice(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
@@ -238,8 +319,8 @@ async function sendNotice(svc: PaymentsService, job: OutboxJob): Promise<JobResu
   try {
     await svc.deps.telegram.send(tg.botToken, tg.chatId, html);
   } catch (e) {
-    // A message Telegram refuses (400) will be refused again; anything else is retried a while.
-    if (isTelegramRejection(e) || job.attempts >= 8) {
+    // A message Telegram refuses (400) will be refused again; anything else is retried (capped: then dead).
+    if (isTelegramRejection(e)) {
       logger.warn({ transaccion: tx.id, tipo: kind, err: errorText(e) }, 'aviso de Telegram no enviado');
       return;
     }

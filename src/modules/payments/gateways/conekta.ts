@@ -49,7 +49,8 @@ const STATUS_MAP: Readonly<Record<string, PaymentStatus>> = {
   cancelled: 'cancelled',
   voided: 'cancelled',
   refunded: 'refunded',
-  partially_refunded: 'refunded',
+  // The sale stands; only part of the money went back (order.amount_refunded).
+  partially_refunded: 'partially_refunded',
   chargeback: 'charged_back',
   charged_back: 'charged_back',
 };
@@ -73,6 +74,8 @@ export function orderToPayment(order: Record<string, unknown>): GatewayPayment {
     rawStatus,
     statusDetail: str(charge.failure_code) ?? str(charge.status) ?? '',
     amountCents: typeof order.amount === 'number' ? order.amount : null,
+    // conekta/openapi schemas/orders/order_response.yml: amount_refunded, "the total amount refunded in cents".
+    refundedCents: typeof order.amount_refunded === 'number' ? order.amount_refunded : null,
     currency: str(order.currency),
     reference: str(metadata.referencia),
     raw: order,
@@ -107,9 +110,10 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
     const body = {
       currency: req.currency.toUpperCase(),
       customer_info: { name: req.customer.name, email: req.customer.email, phone: conektaPhone(req.customer.phone) },
-      line_items: [{ name: req.productName.slice(0, 250), unit_price: req.amountCents, quantity: 1 }],
+      // conekta/openapi schemas/orders/product.yml: name 3–249 characters.
+      line_items: [{ name: lineItemName(req.productName), unit_price: req.amountCents, quantity: 1 }],
       charges: [{ payment_method: { type: 'card', token_id: req.cardToken } }],
-      metadata: { ...req.metadata, referencia: req.referencia },
+      metadata: conektaMetadata({ ...req.metadata, referencia: req.referencia }),
     };
     const r = await this.call(creds, 'POST', '/orders', body, req.referencia);
     if (r.kind === 'timeout') return { outcome: 'unknown', reason: 'timeout', httpStatus: 504, message: TIMEOUT_MESSAGE, code: 'gateway_timeout' };
@@ -125,6 +129,9 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
     }
     const { code, technical } = extractError(r.json);
     const mapped = errorMessage(code, technical);
+    // 429: refused before any order exists; "not charged, retry later", never a card decline.
+    // (The legacy status and message stay: 429 "Límite de solicitudes excedido".)
+    if (r.status === 429) return { outcome: 'declined', payment: null, httpStatus: 429, message: mapped.message, code: 'gateway_rate_limited', retryable: true };
     const status = HTTP_STATUS_MAP[r.status];
     if (status !== undefined) return { outcome: 'declined', payment: null, httpStatus: status, message: mapped.message, code: `conekta_${mapped.key}` };
     // 5xx (or an unexpected status): Conekta may have created the order.
@@ -138,16 +145,37 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
     throw unavailable(r);
   }
 
-  async findByReference(creds: ConektaCredentials, referencia: string): Promise<GatewayPayment | null> {
-    const r = await this.call(creds, 'GET', `/orders?search=${encodeURIComponent(referencia)}&limit=20`);
-    if (r.kind !== 'response' || r.status !== 200 || !isObject(r.json)) throw unavailable(r);
-    const data = Array.isArray(r.json.data) ? r.json.data : [];
-    const found = data.filter(isObject).map(orderToPayment).filter((p) => p.reference === referencia);
+  /**
+   * Our order among those created around the attempt. Conekta documents `search` as a general search
+   * (e-mail, reference…), not a metadata match (conekta/openapi parameters/commons/query/search.yml), so the
+   * list is filtered by the documented `created_at.gte`/`created_at.lte` (query/created_at_gte.yml,
+   * created_at_lte.yml; seconds), `limit` up to 250 (query/limit.yml), paged with `next`
+   * (query/next_page.yml; the list's `has_more`/`next_page_url`, schemas/pagination/), and
+   * `metadata.referencia` is matched here.
+   */
+  async findByReference(creds: ConektaCredentials, referencia: string, attemptedAt: Date = new Date()): Promise<GatewayPayment | null> {
+    const at = Math.floor(attemptedAt.getTime() / 1000);
+    // Clocks differ and the charge may start a while after the attempt row: a generous window.
+    const params = new URLSearchParams({ 'created_at.gte': String(at - 15 * 60), 'created_at.lte': String(at + 6 * 3600), limit: '250' });
+    const found: GatewayPayment[] = [];
+    for (let page = 0; page < 40; page++) {
+      const r = await this.call(creds, 'GET', `/orders?${params.toString()}`);
+      if (r.kind !== 'response' || r.status !== 200 || !isObject(r.json)) throw unavailable(r);
+      const data = Array.isArray(r.json.data) ? r.json.data.filter(isObject) : [];
+      found.push(...data.map(orderToPayment).filter((p) => p.reference === referencia));
+      const last = data.length > 0 ? str(data[data.length - 1].id) : null;
+      if (r.json.has_more !== true || !last) break;
+      params.set('next', last);
+    }
     return found.find((p) => p.status !== 'rejected' && p.status !== 'unknown') ?? found[0] ?? null;
   }
 
-  async refund(creds: ConektaCredentials, orderId: string, idempotencyKey: string): Promise<RefundResult> {
-    const r = await this.call(creds, 'POST', `/orders/${encodeURIComponent(orderId)}/refunds`, { reason: 'requested_by_client' }, idempotencyKey);
+  /**
+   * Refund `amountCents` of the order. conekta/openapi requestBodies/orders/order_refunds_request.yml
+   * requires both `amount` (cents) and `reason`.
+   */
+  async refund(creds: ConektaCredentials, orderId: string, idempotencyKey: string, amountCents: number, reason = 'requested_by_client'): Promise<RefundResult> {
+    const r = await this.call(creds, 'POST', `/orders/${encodeURIComponent(orderId)}/refunds`, { amount: amountCents, reason }, idempotencyKey);
     if (r.kind === 'response' && r.status === 200 && isObject(r.json)) {
       const payment = orderToPayment(r.json);
       const refunds = isObject(r.json.charges) && Array.isArray(r.json.charges.data) && isObject(r.json.charges.data[0]) ? r.json.charges.data[0].refunds : null;
@@ -163,6 +191,15 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
       throw new GatewayRefusedError(errorMessage(code, technical).message, r.status);
     }
     throw unavailable(r);
+  }
+
+  /** An event as Conekta keeps it (conekta/openapi resources/events/event.yml), or null when it has none by that id. */
+  async getEvent(creds: ConektaCredentials, eventId: string): Promise<{ id: string; type: string; orderId: string | null } | null> {
+    const r = await this.call(creds, 'GET', `/events/${encodeURIComponent(eventId)}`);
+    if (r.kind === 'response' && r.status === 404) return null;
+    if (r.kind !== 'response' || r.status !== 200 || !isObject(r.json)) throw unavailable(r);
+    const notice = this.parseWebhook({ rawBody: r.text, headers: {}, query: {} });
+    return notice ? { id: notice.eventId, type: notice.type, orderId: notice.paymentId } : null;
   }
 
   parseWebhook(input: WebhookInput): WebhookNotice | null {
@@ -197,6 +234,19 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
       return false;
     }
   }
+}
+
+/** conekta/openapi schemas/orders/product.yml: a line item's `name` is 3 to 249 characters. */
+export function lineItemName(name: string): string {
+  const n = name.trim().slice(0, 249);
+  return n.length >= 3 ? n : `${n} WiFi`.trim().padEnd(3, '.');
+}
+
+/** conekta/openapi schemas/orders/product.yml (metadata): scalar values, strings of at most 249 characters. */
+function conektaMetadata(m: Record<string, string | number | boolean | null>): Record<string, string | number | boolean> {
+  const out: Record<string, string | number | boolean> = {};
+  for (const [k, v] of Object.entries(m)) out[k] = typeof v === 'string' ? v.slice(0, 249) : v === null ? '' : v;
+  return out;
 }
 
 function unavailable(r: HttpOutcome): GatewayUnavailableError {

@@ -20,6 +20,9 @@ import {
 import { type HttpOutcome, isObject, requestJson, str } from './http.js';
 import { INTERNAL_MESSAGE, statusDetailMessage } from './mercadopago-tables.js';
 
+/** A gateway 429 on a charge: nothing was charged, the customer may retry shortly (with a new attempt). */
+export const RATE_LIMITED_MESSAGE = 'La pasarela de pago está saturada en este momento. No se realizó ningún cargo; intente de nuevo en unos minutos.';
+
 export interface MercadoPagoCredentials {
   accessToken: string;
 }
@@ -38,6 +41,14 @@ const STATUS_MAP: Readonly<Record<string, PaymentStatus>> = {
   charged_back: 'charged_back',
 };
 
+export const NOTIFICATION_URL_MAX = 248;
+
+export function mercadoPagoNotificationUrl(publicBaseUrl: string): string | null {
+  if (!/^https:\/\/[^/]/i.test(publicBaseUrl)) return null;
+  const url = `${publicBaseUrl}/api/v1/webhook/mercado-pago?source_news=webhooks`;
+  return url.length <= NOTIFICATION_URL_MAX ? url : null;
+}
+
 /** Digits for MP's phone: a 12-digit number starting with 52 loses the country code (legacy rule). */
 export function mercadoPagoPhone(phone: string): string {
   const digits = phone.replace(/\D/g, '');
@@ -47,12 +58,19 @@ export function mercadoPagoPhone(phone: string): string {
 export function toPayment(p: Record<string, unknown>): GatewayPayment {
   const rawStatus = str(p.status) ?? '';
   const amount = typeof p.transaction_amount === 'number' ? p.transaction_amount : null;
+  // sdk-nodejs src/clients/payment/commonTypes.ts: transaction_amount_refunded. A partial refund keeps
+  // status `approved` with status_detail `partially_refunded`.
+  const refunded = typeof p.transaction_amount_refunded === 'number' ? Math.round(p.transaction_amount_refunded * 100) : null;
+  const detail = str(p.status_detail) ?? '';
+  const mapped = STATUS_MAP[rawStatus.toLowerCase()] ?? 'unknown';
+  const partial = mapped === 'approved' && (detail === 'partially_refunded' || (refunded !== null && refunded > 0));
   return {
     id: str(p.id) ?? '',
-    status: STATUS_MAP[rawStatus.toLowerCase()] ?? 'unknown',
-    rawStatus,
-    statusDetail: str(p.status_detail) ?? '',
+    status: partial ? 'partially_refunded' : mapped,
+    rawStatus: partial ? 'partially_refunded' : rawStatus,
+    statusDetail: detail,
     amountCents: amount === null ? null : Math.round(amount * 100),
+    refundedCents: refunded,
     currency: str(p.currency_id) ?? str(p.currency),
     reference: str(p.external_reference),
     raw: p,
@@ -74,9 +92,14 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
     });
   }
 
-  /** The webhook URL MP should notify, when this service knows its public address. */
+  /**
+   * The webhook URL MP should notify, or null when it would be refused: MP answers 400
+   * `invalid_notification_url` unless it is https and at most 248 characters. `source_news=webhooks` asks
+   * for signed Webhooks only (no unsigned IPN posts). Without it, the account-level Webhooks setting applies
+   * (MP docs, "Webhooks": URLs set at payment creation take precedence over those of "Your integrations").
+   */
   notificationUrl(): string | null {
-    return this.opts.publicBaseUrl ? `${this.opts.publicBaseUrl}/api/v1/webhook/mercado-pago` : null;
+    return mercadoPagoNotificationUrl(this.opts.publicBaseUrl);
   }
 
   buildPayload(req: ChargeRequest): Record<string, unknown> {
@@ -131,6 +154,8 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
       return { outcome: 'declined', payment: null, httpStatus: 400, message: `Error de validación: ${m}`, code: 'mp_validation_error' };
     }
     if (r.status >= 500) return { outcome: 'unknown', reason: 'server_error', httpStatus: 500, message: INTERNAL_MESSAGE, code: 'gateway_error' };
+    // 429: refused before anything was created (sdk-nodejs src/utils/errors: MPTooManyRequestsError, retryable): not a decline.
+    if (r.status === 429) return { outcome: 'declined', payment: null, httpStatus: 429, message: RATE_LIMITED_MESSAGE, code: 'gateway_rate_limited', retryable: true };
     if (r.status >= 400) {
       // MP refused before creating anything (bad credentials, unknown resource): no money moved.
       return { outcome: 'declined', payment: null, httpStatus: 502, message: `Estado de pago no manejado: ${r.status}`, code: 'mp_refused' };
@@ -160,6 +185,11 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
     throw unavailable(r);
   }
 
+  /**
+   * Our payment by external_reference through `/v1/payments/search` (sdk-nodejs
+   * src/clients/payment/search). The search is an index that lags behind payment creation: a miss is not
+   * proof that no charge exists (the reconciler keeps asking for a long horizon).
+   */
   async findByReference(creds: MercadoPagoCredentials, referencia: string): Promise<GatewayPayment | null> {
     const r = await this.call(creds, 'GET', `/v1/payments/search?external_reference=${encodeURIComponent(referencia)}&sort=date_created&criteria=desc`);
     if (r.kind !== 'response' || r.status !== 200 || !isObject(r.json)) throw unavailable(r);
@@ -168,12 +198,17 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
     return found.find((p) => p.status !== 'rejected' && p.status !== 'cancelled') ?? found[0] ?? null;
   }
 
-  async refund(creds: MercadoPagoCredentials, paymentId: string, idempotencyKey: string): Promise<RefundResult> {
-    const r = await this.call(creds, 'POST', `/v1/payments/${encodeURIComponent(paymentId)}/refunds`, {}, { 'x-idempotency-key': idempotencyKey });
+  /**
+   * Refund `amountCents` (sdk-nodejs src/clients/paymentRefund/create: POST /v1/payments/{id}/refunds,
+   * `amount` optional, omitted = the whole remaining balance). Every write carries `X-Idempotency-Key`
+   * (sdk-nodejs src/utils/restClient/index.ts adds it to every non-GET request).
+   */
+  async refund(creds: MercadoPagoCredentials, paymentId: string, idempotencyKey: string, amountCents: number): Promise<RefundResult> {
+    const r = await this.call(creds, 'POST', `/v1/payments/${encodeURIComponent(paymentId)}/refunds`, { amount: amountCents / 100 }, { 'x-idempotency-key': idempotencyKey });
     if (r.kind === 'response' && (r.status === 200 || r.status === 201) && isObject(r.json)) {
       return { refundId: str(r.json.id), payment: null };
     }
-    if (r.kind === 'response' && r.status >= 400 && r.status < 500) {
+    if (r.kind === 'response' && r.status >= 400 && r.status < 500 && r.status !== 429) {
       const current = await this.getPayment(creds, paymentId);
       if (current?.status === 'refunded') return { refundId: null, payment: current };
       const m = isObject(r.json) ? (str(r.json.message) ?? '') : '';

@@ -7,7 +7,8 @@
 export type GatewayName = 'conekta' | 'mercado_pago';
 
 /** A payment in our vocabulary, whatever the gateway calls it. */
-export type PaymentStatus = 'approved' | 'pending' | 'rejected' | 'cancelled' | 'refunded' | 'charged_back' | 'unknown';
+/** `partially_refunded`: approved, part of the money went back (`refundedCents`), the sale stands. */
+export type PaymentStatus = 'approved' | 'pending' | 'rejected' | 'cancelled' | 'partially_refunded' | 'refunded' | 'charged_back' | 'unknown';
 
 export interface GatewayPayment {
   /** Conekta order id (`ord_…`) or Mercado Pago payment id (as text). */
@@ -17,6 +18,8 @@ export interface GatewayPayment {
   rawStatus: string;
   statusDetail: string;
   amountCents: number | null;
+  /** Cents given back so far (partial or full refunds), when the gateway says. */
+  refundedCents: number | null;
   currency: string | null;
   /** Our referencia as the gateway stored it (metadata / external_reference). */
   reference: string | null;
@@ -62,8 +65,8 @@ export interface GatewayError {
 export type ChargeResult =
   /** Money taken (approved) or promised later (pending: not a sale yet). */
   | { outcome: 'approved' | 'pending'; payment: GatewayPayment }
-  /** Definitely no money taken. */
-  | ({ outcome: 'declined'; payment: GatewayPayment | null } & GatewayError)
+  /** Definitely no money taken. `retryable`: not a decline of the card (e.g. the gateway's 429): nothing charged, try again later. */
+  | ({ outcome: 'declined'; payment: GatewayPayment | null; retryable?: boolean } & GatewayError)
   /** Timeout, transport failure, 5xx, unreadable answer: the charge may or may not exist. */
   | ({ outcome: 'unknown'; reason: 'timeout' | 'network' | 'server_error' | 'bad_response' } & GatewayError);
 
@@ -115,10 +118,10 @@ export interface PaymentGateway<Credentials> {
   charge(credentials: Credentials, request: ChargeRequest): Promise<ChargeResult>;
   /** null when the gateway does not know the id. Throws GatewayUnavailableError when it cannot be asked. */
   getPayment(credentials: Credentials, paymentId: string): Promise<GatewayPayment | null>;
-  /** The payment created with our reference, or null when there is none. */
-  findByReference(credentials: Credentials, referencia: string): Promise<GatewayPayment | null>;
-  /** Full refund; idempotent under `idempotencyKey`; an already refunded payment counts as success. */
-  refund(credentials: Credentials, paymentId: string, idempotencyKey: string): Promise<RefundResult>;
+  /** The payment created with our reference (around `attemptedAt`), or null when there is none (yet: indexes lag). */
+  findByReference(credentials: Credentials, referencia: string, attemptedAt?: Date): Promise<GatewayPayment | null>;
+  /** Refund `amountCents` (the rest of the payment); idempotent under `idempotencyKey`; an already refunded payment counts as success. */
+  refund(credentials: Credentials, paymentId: string, idempotencyKey: string, amountCents: number, reason?: string): Promise<RefundResult>;
   parseWebhook(input: WebhookInput): WebhookNotice | null;
   /** True when the webhook carries a valid signature for `secret` (and, where the gateway dates it, a fresh one). */
   verifyWebhook(input: WebhookInput, secret: string, nowMs?: number): boolean;

@@ -546,8 +546,15 @@
       setBusy(false);
       if (res.ok) return purchased(res.data || {});
       var d = res.data || {};
-      // Outcome unknown at the gateway (timeout): the service reconciles it; follow the transaction.
-      if (d.referencia && (res.status === 504 || d.estado === 'en_revision')) return pollPurchase(d.referencia, 'Estamos confirmando su pago…');
+      // Any answer with a referencia may stand for a recorded attempt (charged or not yet known): follow it,
+      // and never tokenize again while it is open; only a closed or unknown referencia frees the form.
+      if (d.referencia) return pollPurchase(d.referencia, 'Estamos confirmando su pago…', errorMessage(res));
+      if (d.code === 'idempotency_in_progress') {
+        // The first request is still recording its attempt: resend this very attempt later (same key).
+        a.unresolved = true;
+        $('pagar').textContent = 'Reintentar pago';
+        return formError(errorMessage(res));
+      }
       state.attempt = null; // the card token is spent; the next try tokenizes again
       formError(errorMessage(res));
     }, function (err) {
@@ -623,7 +630,7 @@
   }
 
   /** Follow a purchase whose payment or delivery is still pending, until it ends either way. */
-  function pollPurchase(ref, message) {
+  function pollPurchase(ref, message, unknownRefError) {
     if (!ref) {
       formError('No pudimos confirmar su pago. Si se le hizo un cargo, contacte al administrador de la red.');
       return;
@@ -632,12 +639,14 @@
     var started = Date.now();
     function tick() {
       return api('GET', '/api/v1/payments/transacciones/' + encodeURIComponent(ref)).then(function (res) {
-        if (!res.ok) return res.status >= 500 || res.status === 429 ? null : { error: errorMessage(res) };
+        // 404: no attempt was recorded under this referencia (refused before any charge): the first answer stands.
+        if (!res.ok) return res.status >= 500 || res.status === 429 ? null : { error: res.status === 404 && unknownRefError ? unknownRefError : errorMessage(res) };
         var d = res.data || {};
         if (d.transaccion && typeof d.transaccion === 'object') d = Object.assign({}, d.transaccion, d);
         var estado = String(d.estado || '').toLowerCase();
         var pago = String(d.estado_pago || '').toLowerCase();
-        if (estado === 'rechazada' || estado === 'reembolsada' || /rejected|cancel|declined|refunded|expired|voided|failed/.test(pago)) {
+        // A partial refund leaves the voucher active (estado reembolso_parcial, estado_pago partially_refunded).
+        if (estado === 'rechazada' || estado === 'reembolsada' || (estado !== 'reembolso_parcial' && /rejected|cancel|declined|refunded|expired|voided|failed/.test(pago))) {
           return { error: d.mensaje || d.detail || (estado === 'reembolsada' ? 'El pago fue reembolsado.' : 'El pago no fue aprobado.') };
         }
         var creds = credsOf(d);
