@@ -88,6 +88,8 @@ export function serviceEnv(databaseUrl: string, port: number, extra: Record<stri
     MERCADO_PAGO_API_BASE: 'http://127.0.0.1:9',
     TELEGRAM_API_BASE: 'http://127.0.0.1:9',
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
+    // The simulated routers listen on loopback, which the default router networks refuse.
+    ROUTER_ALLOWED_NETWORKS: '127.0.0.1/32',
     ...extra,
   };
 }

@@ -150,6 +150,8 @@ const env = {
   DATABASE_URL: `pglite:${resolve(dataDir, 'db')}`,
   HOST: '127.0.0.1',
   PORT: String(apiPort),
+  // The simulated router is on loopback, which the default router networks refuse.
+  ROUTER_ALLOWED_NETWORKS: '127.0.0.1/32',
   PUBLIC_BASE_URL: `http://127.0.0.1:${apiPort}`,
   CONEKTA_API_BASE: conekta.url,
   MERCADO_PAGO_API_BASE: mercadoPago.url,

@@ -12,6 +12,7 @@ import type { AppContext } from './context.js';
 import type { App } from './infra/http/types.js';
 import { frameworkErrors, registerErrorHandling } from './infra/http/error-handling.js';
 import { registerSecurityHeaders } from './infra/http/security-headers.js';
+import { registerBodyShapeRules } from './infra/http/body-shape.js';
 import { registerCors } from './infra/http/cors.js';
 import pino from 'pino';
 import { requestChildLogger } from './infra/logging.js';
@@ -39,6 +40,16 @@ export interface BuildOptions {
   logger?: boolean;
 }
 
+/**
+ * TRUST_PROXY as Fastify wants it: a hop count n believes the n addresses nearest to us in
+ * X-Forwarded-For (so `true`, read as 1, takes the address our own proxy appended, never the leftmost
+ * one a client can write); a list believes only those proxies.
+ */
+function trustProxyOption(t: false | number | string[]): boolean | string[] | ((address: string, hop: number) => boolean) {
+  if (typeof t === 'number') return (_address: string, hop: number) => hop < t;
+  return t;
+}
+
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
   const app = Fastify({
     loggerInstance: opts.logger === false ? pino({ level: 'silent' }) : ctx.logger,
@@ -46,7 +57,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
       const given = req.headers['x-request-id'];
       return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
     },
-    trustProxy: ctx.config.trustProxy,
+    trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
     return503OnClosing: true,
@@ -60,6 +71,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   app.decorateRequest('routerPrincipal', null);
 
   registerErrorHandling(app);
+  registerBodyShapeRules(app);
 
   // Callback-style hooks: they run on every request, and an async hook costs a promise each.
   app.addHook('onRequest', (request, reply, done) => {

@@ -20,6 +20,7 @@ import { CatalogService } from './modules/catalog/service.js';
 import { CompanyService } from './modules/company/service.js';
 import { TelegramService } from './modules/notifications/telegram.js';
 import { PaymentsService } from './modules/payments/service.js';
+import { RouterNetworkPolicy, serviceEndpoint, type ServiceEndpoint } from './infra/router-networks.js';
 
 export interface AppContext {
   config: Config;
@@ -54,7 +55,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const redis = config.redisUrl ? new Redis(config.redisUrl, { maxRetriesPerRequest: 1, enableOfflineQueue: false, lazyConnect: false }) : null;
   redis?.on('error', () => undefined);
   const onRedisError = (err: Error) => logger.warn({ err: err.message }, 'Redis no disponible para los límites de intentos; se usa memoria local');
-  const hotspot = new HotspotService({ db, secrets: secrets.general, config: config.routeros, logger });
+  const hotspot = new HotspotService({ db, secrets: secrets.general, config: config.routeros, logger, networks: routerNetworks(config) });
   const routerKeys = new RouterKeyService(db, config.jwtApikeySecret, config.jwtAlgorithm, config.jwtApikeyExpireDays, { bus, metrics, logger });
   const audit = new AuditLog(db.orm);
   const companies = new CompanyService(db, secrets, config);
@@ -73,16 +74,12 @@ export async function createContext(config: Config, logger: Logger, db: Database
     routerKeys,
     loginLimiter: new FailureLimiter({
       name: 'login',
-      maxPerSubject: config.loginMaxFailuresPerAccount,
-      maxPerIp: config.loginMaxFailuresPerIp,
       windowSeconds: config.loginWindowSeconds,
       redis,
       onRedisError,
     }),
     voucherLimiter: new FailureLimiter({
       name: 'voucher',
-      maxPerSubject: config.hotspotMaxFailuresPerClient,
-      maxPerIp: config.hotspotMaxFailuresPerIp,
       windowSeconds: config.hotspotFailureWindowSeconds,
       redis,
       onRedisError,
@@ -103,6 +100,15 @@ export async function createContext(config: Config, logger: Logger, db: Database
     },
   };
   return ctx;
+}
+
+/** The allowed router networks, never including our own database and Redis. */
+export function routerNetworks(config: Config): RouterNetworkPolicy {
+  const services = [
+    config.database.kind === 'postgres' ? serviceEndpoint(config.database.url, 5432) : null,
+    config.redisUrl ? serviceEndpoint(config.redisUrl, 6379) : null,
+  ].filter((s): s is ServiceEndpoint => s !== null);
+  return new RouterNetworkPolicy({ allowed: config.routeros.allowedNetworks, services });
 }
 
 /** Open the configured database, migrate it, build the services and make sure the super admin exists. */

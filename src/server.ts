@@ -20,6 +20,8 @@ export async function startService(config: Config): Promise<RunningService> {
   const ctx = await startContext(config, logger);
   const app = await buildApp(ctx);
   await app.listen({ host: config.host, port: config.port });
+  if (!config.metricsToken) logger.warn('METRICS_TOKEN no está definido: /metrics responde a cualquiera (defínalo en producción)');
+  if (!config.routeros.allowedNetworks) logger.info('ROUTER_ALLOWED_NETWORKS no está definido: routers en cualquier dirección unicast salvo loopback, link-local y metadatos');
   // Delivery, refunds, reconciliation and notifications (any number of instances may run them).
   if (config.workersEnabled) await ctx.payments.startWorkers();
   const address = app.server.address();

@@ -10,7 +10,7 @@
 import net from 'node:net';
 import tls from 'node:tls';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { encodeSentence, SentenceReader } from '../../src/modules/hotspot/routeros/protocol.js';
+import { encodeLength, encodeSentence, encodeWord, SentenceReader } from '../../src/modules/hotspot/routeros/protocol.js';
 import { SimState, SimTrap, type Row, type SimVersion } from './state.js';
 import { simulatorCertificate, type SimCertificate } from './cert.js';
 
@@ -30,7 +30,25 @@ export interface SimulatorOptions {
   users?: Row[];
   profiles?: Row[];
   hosts?: Array<{ 'mac-address': string; address: string; 'to-address'?: string }>;
+  /**
+   * API-SSL without a certificate (what RouterOS does when api-ssl has none assigned): only anonymous
+   * Diffie-Hellman ciphers, TLS 1.2 (MikroTik wiki, "API-SSL": "if no certificate is set, ADH is used").
+   */
+  tlsAnonymous?: boolean;
 }
+
+/**
+ * A hostile "router" (issue 12): answers the command `on` with
+ * - `huge-word`: one sentence of one word declaring `bytes` and streaming them;
+ * - `rows`: `!re` rows of `rowBytes` each until `bytes` were sent (or forever without `bytes`), no `!done`
+ *   (a 150 MB /login reply of 1 MB rows took RSS from 133 to 331 MB before the reply caps);
+ * - `many-words`: one sentence of tiny words, `bytes` in total, never ended.
+ * Writes respect backpressure and stop when the client hangs up.
+ */
+export type Misbehaviour =
+  | { kind: 'huge-word'; on: string; bytes: number }
+  | { kind: 'rows'; on: string; rowBytes?: number; bytes?: number }
+  | { kind: 'many-words'; on: string; bytes: number };
 
 export interface RecordedCommand {
   connection: number;
@@ -66,6 +84,10 @@ export interface RouterSimulator {
   trapOn(command: string, message: string, opts?: { times?: number; category?: string }): void;
   /** Answer `!fatal` (and close) to this command. */
   fatalOn(command: string, message?: string): void;
+  /** Misbehave on a command (see Misbehaviour); null: behave. */
+  misbehave(m: Misbehaviour | null): void;
+  /** Bytes the misbehaviour has written so far (all connections). */
+  readonly hostileBytes: number;
   clearFailures(): void;
   /** Commands received, optionally only those with this path. */
   received(command?: string): RecordedCommand[];
@@ -87,7 +109,7 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
   for (const h of opts.hosts ?? []) state.addHost(h);
 
   const credentials = { username: opts.username ?? 'admin', password: opts.password ?? 'xyz' };
-  const cert = opts.tls ? await simulatorCertificate() : null;
+  const cert = opts.tls && !opts.tlsAnonymous ? await simulatorCertificate() : null;
   const host = opts.host ?? '127.0.0.1';
   const commands: RecordedCommand[] = [];
   const connections = { current: 0, peak: 0, total: 0 };
@@ -97,6 +119,47 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
   const hangCommands = new Set<string>();
   const fatalCommands = new Map<string, string>();
   let traps: TrapRule[] = [];
+  let hostile: Misbehaviour | null = null;
+  let hostileBytes = 0;
+
+  /** Write with backpressure; false once the client is gone. */
+  const pump = async (socket: net.Socket, data: Buffer): Promise<boolean> => {
+    if (socket.destroyed || !socket.writable) return false;
+    hostileBytes += data.length;
+    if (socket.write(data)) return true;
+    return new Promise<boolean>((resolve) => {
+      const done = (ok: boolean) => {
+        socket.off('drain', onDrain);
+        socket.off('close', onClose);
+        resolve(ok);
+      };
+      const onDrain = () => done(true);
+      const onClose = () => done(false);
+      socket.once('drain', onDrain);
+      socket.once('close', onClose);
+    });
+  };
+
+  const misbehave = async (socket: net.Socket, m: Misbehaviour) => {
+    const CHUNK = 64 * 1024;
+    if (m.kind === 'huge-word') {
+      if (!(await pump(socket, encodeLength(m.bytes)))) return;
+      const block = Buffer.alloc(CHUNK, 0x41);
+      for (let sent = 0; sent < m.bytes; sent += CHUNK) if (!(await pump(socket, sent + CHUNK <= m.bytes ? block : block.subarray(0, m.bytes - sent)))) return;
+      // End the sentence: a reader that took the whole word sees a reply it does not know.
+      await pump(socket, Buffer.from([0]));
+      return;
+    }
+    if (m.kind === 'rows') {
+      const row = encodeSentence(['!re', `=name=${'x'.repeat(Math.max(1, (m.rowBytes ?? 64) - 10))}`]);
+      const batch = Buffer.concat(Array.from({ length: Math.max(1, Math.floor(CHUNK / row.length)) }, () => row));
+      for (let sent = 0; m.bytes === undefined || sent < m.bytes; sent += batch.length) if (!(await pump(socket, batch))) return;
+      return;
+    }
+    const word = encodeWord('x');
+    const batch = Buffer.concat(Array.from({ length: Math.floor(CHUNK / word.length) }, () => word));
+    for (let sent = 0; sent < m.bytes; sent += batch.length) if (!(await pump(socket, batch))) return;
+  };
 
   const handle = (socket: net.Socket) => {
     const id = ++connections.total;
@@ -145,6 +208,10 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
       const tagged = (s: string[]) => (tag === null ? s : [...s, `.tag=${tag}`]);
       if (delayMs > 0) await sleep(delayMs);
       if (hanging) return;
+      if (hostile && command === hostile.on) {
+        await misbehave(socket, hostile);
+        return;
+      }
 
       if (command === '/login') {
         if (attrs.name === credentials.username && attrs.password === credentials.password) {
@@ -197,9 +264,11 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
     };
   };
 
-  const server: net.Server = cert
-    ? tls.createServer({ key: cert.key, cert: cert.cert, noDelay: true }, (s) => handle(s))
-    : net.createServer({ noDelay: true }, (s) => handle(s));
+  const server: net.Server = opts.tlsAnonymous
+    ? tls.createServer({ ciphers: 'ADH-AES256-GCM-SHA384:ADH-AES128-SHA256:ADH-AES256-SHA:@SECLEVEL=0', maxVersion: 'TLSv1.2', noDelay: true }, (s) => handle(s))
+    : cert
+      ? tls.createServer({ key: cert.key, cert: cert.cert, noDelay: true }, (s) => handle(s))
+      : net.createServer({ noDelay: true }, (s) => handle(s));
   server.on('error', () => undefined);
   const listen = (port: number) =>
     new Promise<void>((resolve, reject) => {
@@ -242,12 +311,19 @@ export async function startRouterSimulator(opts: SimulatorOptions = {}): Promise
     fatalOn(command, message = 'session terminated on request') {
       fatalCommands.set(command, message);
     },
+    misbehave(m) {
+      hostile = m;
+    },
+    get hostileBytes() {
+      return hostileBytes;
+    },
     clearFailures() {
       hanging = false;
       delayMs = 0;
       hangCommands.clear();
       fatalCommands.clear();
       traps = [];
+      hostile = null;
       state.loginCreatesSession = true;
     },
     received(command) {

@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 import { parse as parseDotenv } from 'dotenv';
 import { Fernet } from '../infra/crypto/fernet.js';
+import { cidrProblem, parseNetworkList } from '../infra/router-networks.js';
 
 /** Raised when the environment cannot produce a valid configuration; the message names every problem. */
 export class ConfigError extends Error {
@@ -67,8 +68,11 @@ export interface Config {
   loginWindowSeconds: number;
   /** Login requests (successful or not) allowed per client IP per minute. */
   loginRequestsPerMinute: number;
-  /** Trust X-Forwarded-For (behind a load balancer). */
-  trustProxy: boolean;
+  /**
+   * Which X-Forwarded-For hops to believe (handed to Fastify): false (none), a hop count (`true` is read
+   * as 1: only the address our own proxy appended), or the proxies' addresses/CIDRs.
+   */
+  trustProxy: false | number | string[];
   /** RouterOS API client (hotspot module). */
   routeros: {
     connectTimeoutMs: number;
@@ -79,7 +83,21 @@ export interface Config {
     breakerCooldownMs: number;
     /** Pause after ending a user's old sessions and between session polls during auto-connect. */
     loginSettleMs: number;
+    /** Caps on one router reply (a hostile router must not exhaust memory). */
+    maxReplyBytes: number;
+    maxReplyRows: number;
+    maxWordBytes: number;
+    /** Router connections one company may have in use at once, over all its routers (this instance). */
+    maxConnectionsPerCompany: number;
+    /** Networks a router may be on (ROUTER_ALLOWED_NETWORKS); null: the default (see infra/router-networks). */
+    allowedNetworks: string[] | null;
   };
+  /** Failed voucher checks per router (every device and IP together) before checks are paced. */
+  hotspotRouterFailureBudget: number;
+  /** Explicit router connection tests (test-connection) per company per minute. */
+  routerTestsPerMinute: number;
+  /** Bearer token required by /metrics; empty: /metrics is open (the start-up log says so). */
+  metricsToken: string;
   /** Failed voucher checks (auto-reconnect, profile-info) allowed per router and client device / per router and IP. */
   hotspotMaxFailuresPerClient: number;
   hotspotMaxFailuresPerIp: number;
@@ -131,14 +149,22 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'PAYMENTS_RETENTION_HOURS', required: false, default: '72', doc: 'Hours after which stored purchase answers lose their voucher credentials and finished background jobs are deleted' },
   { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
   { name: 'VOUCHER_PASSWORD_LENGTH', required: false, default: '4', doc: 'Digits of generated voucher passwords' },
-  { name: 'VOUCHER_PIN_LENGTH', required: false, default: '6', doc: 'Digits after PT- in generated PIN vouchers' },
+  { name: 'VOUCHER_PIN_LENGTH', required: false, default: '8', doc: 'Digits after PT- in generated PIN vouchers (8: with the voucher-check limits, over 30 days of guessing per live PIN on a router with 500 live vouchers)' },
   { name: 'REDIS_URL', required: false, default: '', doc: 'Optional Redis shared by instances for rate-limit counters' },
   { name: 'WORKERS_ENABLED', required: false, default: 'true', doc: 'Run background workers (delivery, refunds, reconciliation) in this instance' },
   { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
   { name: 'LOGIN_MAX_FAILURES_PER_IP', required: false, default: '20', doc: 'Failed logins allowed per client IP per window' },
   { name: 'LOGIN_WINDOW_SECONDS', required: false, default: '900', doc: 'Login failure window, in seconds' },
   { name: 'LOGIN_REQUESTS_PER_MINUTE', required: false, default: '60', doc: 'Login requests allowed per client IP per minute (any outcome)' },
-  { name: 'TRUST_PROXY', required: false, default: 'false', doc: 'Trust X-Forwarded-For from a load balancer' },
+  { name: 'TRUST_PROXY', required: false, default: 'false', doc: 'X-Forwarded-For hops to trust: false, a hop count (true = 1, the address your own proxy appended), or a comma list of proxy IPs/CIDRs' },
+  { name: 'ROUTER_ALLOWED_NETWORKS', required: false, default: '', doc: 'Comma list of CIDRs a router may be on (e.g. 10.8.0.0/16 for a VPN); empty: any unicast address except loopback, link-local, multicast, broadcast and cloud metadata. Never the database or Redis' },
+  { name: 'ROUTEROS_MAX_REPLY_BYTES', required: false, default: '8388608', doc: 'RouterOS API: most bytes one reply may carry (larger replies are refused)' },
+  { name: 'ROUTEROS_MAX_REPLY_ROWS', required: false, default: '100000', doc: 'RouterOS API: most rows one reply may carry' },
+  { name: 'ROUTEROS_MAX_WORD_BYTES', required: false, default: '1048576', doc: 'RouterOS API: longest word accepted from a router' },
+  { name: 'ROUTEROS_MAX_CONNECTIONS_PER_COMPANY', required: false, default: '16', doc: 'RouterOS API: connections one company may use at once over all its routers, per instance' },
+  { name: 'HOTSPOT_ROUTER_FAILURE_BUDGET', required: false, default: '30', doc: 'Failed voucher checks per router per window (all devices and IPs); beyond it one check per window/budget, not a lock. With 8-digit PINs and 500 live vouchers: about 35 days of guessing per expected hit' },
+  { name: 'ROUTER_TESTS_PER_MINUTE', required: false, default: '10', doc: 'Router connection tests (test-connection) a company may run per minute' },
+  { name: 'METRICS_TOKEN', required: false, default: '', doc: 'Bearer token /metrics requires; empty: /metrics is open (set it in production)' },
   { name: 'ROUTEROS_CONNECT_TIMEOUT_MS', required: false, default: '10000', doc: 'RouterOS API: connect + login timeout, in milliseconds' },
   { name: 'ROUTEROS_COMMAND_TIMEOUT_MS', required: false, default: '10000', doc: 'RouterOS API: timeout of each command, in milliseconds' },
   { name: 'ROUTEROS_POOL_MAX', required: false, default: '4', doc: 'RouterOS API: maximum simultaneous connections per router and instance' },
@@ -245,7 +271,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     loginMaxFailuresPerIp: int('LOGIN_MAX_FAILURES_PER_IP', 1, 100000),
     loginWindowSeconds: int('LOGIN_WINDOW_SECONDS', 1, 86400),
     loginRequestsPerMinute: int('LOGIN_REQUESTS_PER_MINUTE', 1, 1_000_000),
-    trustProxy: bool('TRUST_PROXY'),
+    trustProxy: parseTrustProxy(get('TRUST_PROXY'), problems),
     routeros: {
       connectTimeoutMs: int('ROUTEROS_CONNECT_TIMEOUT_MS', 50, 300_000),
       commandTimeoutMs: int('ROUTEROS_COMMAND_TIMEOUT_MS', 50, 300_000),
@@ -254,7 +280,15 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
       breakerThreshold: int('ROUTEROS_BREAKER_THRESHOLD', 1, 1000),
       breakerCooldownMs: int('ROUTEROS_BREAKER_COOLDOWN_MS', 0, 3_600_000),
       loginSettleMs: int('HOTSPOT_LOGIN_SETTLE_MS', 0, 10_000),
+      maxReplyBytes: int('ROUTEROS_MAX_REPLY_BYTES', 64 * 1024, 256 * 1024 * 1024),
+      maxReplyRows: int('ROUTEROS_MAX_REPLY_ROWS', 100, 10_000_000),
+      maxWordBytes: int('ROUTEROS_MAX_WORD_BYTES', 4096, 64 * 1024 * 1024),
+      maxConnectionsPerCompany: int('ROUTEROS_MAX_CONNECTIONS_PER_COMPANY', 1, 10_000),
+      allowedNetworks: allowedNetworks(get('ROUTER_ALLOWED_NETWORKS'), problems),
     },
+    hotspotRouterFailureBudget: int('HOTSPOT_ROUTER_FAILURE_BUDGET', 1, 1_000_000),
+    routerTestsPerMinute: int('ROUTER_TESTS_PER_MINUTE', 1, 10_000),
+    metricsToken: get('METRICS_TOKEN'),
     hotspotMaxFailuresPerClient: int('HOTSPOT_MAX_FAILURES_PER_CLIENT', 1, 100_000),
     hotspotMaxFailuresPerIp: int('HOTSPOT_MAX_FAILURES_PER_IP', 1, 1_000_000),
     hotspotFailureWindowSeconds: int('HOTSPOT_FAILURE_WINDOW_SECONDS', 1, 86_400),
@@ -276,6 +310,28 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   if (config.debug && config.logLevel === 'info') config.logLevel = 'debug';
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+function allowedNetworks(raw: string, problems: string[]): string[] | null {
+  if (raw === '') return null;
+  const { networks, problems: bad } = parseNetworkList(raw);
+  for (const b of bad) problems.push(`ROUTER_ALLOWED_NETWORKS: ${b}`);
+  return networks.length > 0 ? networks : null;
+}
+
+/** TRUST_PROXY: false/true (true = 1 hop), a hop count, or a comma list of proxy addresses/CIDRs. */
+export function parseTrustProxy(raw: string, problems: string[]): false | number | string[] {
+  const v = raw.trim().toLowerCase();
+  if (FALSE.has(v)) return false;
+  if (TRUE.has(v)) return 1;
+  if (/^\d{1,3}$/.test(v)) return Number(v) === 0 ? false : Number(v);
+  const list = raw.split(',').map((x) => x.trim()).filter(Boolean);
+  const bad = list.map(cidrProblem).filter((p) => p !== null);
+  if (bad.length > 0 || list.length === 0) {
+    problems.push(`TRUST_PROXY debe ser false, un número de saltos o una lista de IPs/CIDRs de los proxies (recibido: ${JSON.stringify(raw)})`);
+    return false;
+  }
+  return list;
 }
 
 function stripSlash(s: string): string {

@@ -134,7 +134,19 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.data, {
       message: 'Router actualizado correctamente',
-      router: { id: a.router.id, nombre: `Router ${a.router.id}`, host: '127.0.0.1', puerto: 8729, usuario: 'admin', ubicacion: 'Lobby norte', activo: true },
+      router: {
+        id: a.router.id,
+        nombre: `Router ${a.router.id}`,
+        host: '127.0.0.1',
+        puerto: 8729,
+        usuario: 'admin',
+        ubicacion: 'Lobby norte',
+        activo: true,
+        // Added (issue 12): TLS settings as "set or not", never their values; 8729 means TLS (legacy rule).
+        tls: true,
+        tls_ca_configurada: false,
+        tls_fingerprint: null,
+      },
     });
     const pw = await req(a.token, 'PUT', `/api/v1/admin/mi-empresa/routers/${a.router.id}`, { password_encrypted: 'nueva-clave' });
     assert.equal(pw.statusCode, 200);

@@ -133,3 +133,40 @@ describe('configuration through HTTP', () => {
     assert.equal(res.data.info.title, 'Hotspot Pruebas');
   });
 });
+
+describe('TRUST_PROXY and ROUTER_ALLOWED_NETWORKS (issue 12)', () => {
+  it('TRUST_PROXY: false, a hop count (true = 1) or a list of proxy addresses/CIDRs; anything else stops the start', () => {
+    const tp = (v: string) => loadConfig(testEnv({ TRUST_PROXY: v })).trustProxy;
+    assert.equal(tp('false'), false);
+    assert.equal(tp('0'), false);
+    assert.equal(tp('true'), 1);
+    assert.equal(tp('2'), 2);
+    assert.deepEqual(tp('10.0.0.0/8, 192.168.1.10'), ['10.0.0.0/8', '192.168.1.10']);
+    assert.throws(() => tp('sometimes'), /TRUST_PROXY/);
+    assert.throws(() => tp('10.0.0.0/99'), /TRUST_PROXY/);
+  });
+
+  it('ROUTER_ALLOWED_NETWORKS: a CIDR list replaces the default; a bad entry stops the start', () => {
+    assert.equal(loadConfig(testEnv({ ROUTER_ALLOWED_NETWORKS: '' })).routeros.allowedNetworks, null);
+    assert.deepEqual(loadConfig(testEnv({ ROUTER_ALLOWED_NETWORKS: '10.8.0.0/16' })).routeros.allowedNetworks, ['10.8.0.0/16']);
+    assert.throws(() => loadConfig(testEnv({ ROUTER_ALLOWED_NETWORKS: '10.8.0.0/16,router.example.com' })), /ROUTER_ALLOWED_NETWORKS/);
+  });
+
+  it('a CIDR list of proxies believes X-Forwarded-For only from them (the audit IP is the real client)', async () => {
+    const t = await startTestApp({ env: { TRUST_PROXY: '127.0.0.1/32', LOGIN_MAX_FAILURES_PER_IP: '3' } });
+    try {
+      // Through our proxy (127.0.0.1): the client address it appended is believed, not the spoofed one before it.
+      const codes: number[] = [];
+      for (let i = 0; i < 5; i++) {
+        const res = await t.request({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '127.0.0.1', headers: { 'x-forwarded-for': `198.51.100.${i}, 203.0.113.20` }, payload: { email: `nadie${i}@example.com`, password: 'x' } });
+        codes.push(res.statusCode);
+      }
+      assert.deepEqual(codes, [401, 401, 401, 429, 429]);
+      // From elsewhere the header is ignored: the peer address counts.
+      const direct = await t.request({ method: 'POST', url: '/api/v1/auth/login', remoteAddress: '198.51.100.99', headers: { 'x-forwarded-for': '203.0.113.20' }, payload: { email: 'otro@example.com', password: 'x' } });
+      assert.equal(direct.statusCode, 401);
+    } finally {
+      await t.close();
+    }
+  });
+});

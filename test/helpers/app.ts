@@ -24,6 +24,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     WORKERS_ENABLED: 'false',
     PORT: '0',
     HOST: '127.0.0.1',
+    // Simulated routers are on loopback (refused by default); 10/8 and 2001:db8::/32 are fixture addresses.
+    ROUTER_ALLOWED_NETWORKS: '127.0.0.1/32,10.0.0.0/8,2001:db8::/32',
     ...overrides,
   };
 }

@@ -8,7 +8,7 @@ import { startTestApp, bearer, type TestApp } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
 import { startRouterSimulator, fixtureCertificate, type RouterSimulator } from '../../sandbox/routeros/index.js';
 
-const ENV = { ROUTEROS_CONNECT_TIMEOUT_MS: '1000', ROUTEROS_COMMAND_TIMEOUT_MS: '1000', ROUTEROS_BREAKER_THRESHOLD: '2', ROUTEROS_BREAKER_COOLDOWN_MS: '60000' };
+const ENV = { ROUTEROS_CONNECT_TIMEOUT_MS: '1000', ROUTEROS_COMMAND_TIMEOUT_MS: '1000', ROUTEROS_BREAKER_THRESHOLD: '2', ROUTEROS_BREAKER_COOLDOWN_MS: '60000', ROUTER_TESTS_PER_MINUTE: '1000' };
 const NAIVE_ISO = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d{6})?$/;
 
 for (const version of ['6', '7'] as const) {
@@ -181,19 +181,18 @@ for (const version of ['6', '7'] as const) {
         assert.equal(res.data.detail, 'Router no encontrado o no pertenece a tu empresa');
       });
 
-      it('tries a fresh connection even while the circuit breaker is open', async () => {
+      it('goes through the circuit breaker like every other call: while it is open, a test fails fast without connecting', async () => {
         const flaky = await newSim();
         const id = await routerOn(flaky);
         await flaky.refuse();
         for (let i = 0; i < 2; i++) assert.equal((await get(`${id}/mikrotik-profiles`)).statusCode, 400);
         await flaky.accept();
         const before = flaky.connections.total;
-        // Profiles still fail fast (breaker open, no connection attempted)...
+        // Profiles and the explicit test both fail fast (breaker open, no connection attempted).
         assert.equal((await get(`${id}/mikrotik-profiles`)).statusCode, 400);
+        const test = await get(`${id}/test-connection`);
+        assert.equal(test.data.success, false);
         assert.equal(flaky.connections.total, before);
-        // ...but an explicit test connects, succeeds and closes the breaker.
-        assert.equal((await get(`${id}/test-connection`)).data.success, true);
-        assert.equal((await get(`${id}/mikrotik-profiles`)).statusCode, 200);
       });
     });
 

@@ -84,7 +84,7 @@ describe('purchases', () => {
     const res = await buy('/api/v1/payments/pagar-conekta', conektaBody(shop.pinProductId));
     assert.equal(res.statusCode, 200, res.body);
     assert.equal(res.data.tipo_usuario, 'pin');
-    assert.match(res.data.usuario_hotspot.usuario, /^PT-\d{6}$/);
+    assert.match(res.data.usuario_hotspot.usuario, /^PT-\d{8}$/);
     assert.equal(res.data.usuario_hotspot.contrasena, '');
     assert.equal(res.data.producto.precio, 60);
     assert.equal(routerUsers(shop.sim, res.data.usuario_hotspot.usuario)[0].password, undefined);

@@ -120,7 +120,9 @@ describe('recovery', () => {
     const a = await buy(shop, '/api/v1/payments/pagar-mercado-pago', mpBody(shop.productId, `500_approved~${uniq()}`));
     const b = await buy(shop, '/api/v1/payments/pagar-mercado-pago', mpBody(shop.productId, `500~${uniq()}`));
     for (const r of [a, b]) {
-      assert.equal(r.statusCode, 500);
+      // An upstream failure is a 502 with the referencia and the estado (issue 12), never a 500.
+      assert.equal(r.statusCode, 502);
+      assert.ok(r.data.referencia);
       assert.equal(r.data.detail, 'Error interno al procesar el pago');
       assert.equal(r.data.estado, 'en_revision');
     }

@@ -45,6 +45,8 @@ describe('the production entry (src/server.ts)', () => {
       assert.ok(lines.length > 0);
       const parsed = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
       assert.ok(parsed.some((l) => l.reqId === 'req-probe-1'), 'request logs carry the request id');
+      // Issue 12: without METRICS_TOKEN /metrics stays open, and the start-up log says so.
+      assert.ok(parsed.some((l) => typeof l.msg === 'string' && l.msg.includes('METRICS_TOKEN')), 'start-up log names the open /metrics');
     } finally {
       if (child.exitCode === null) child.kill('SIGKILL');
       await db.drop();

@@ -92,7 +92,7 @@ describe('super admin: routers and API keys', () => {
       assert.equal(res.statusCode, 200, res.body);
       assert.equal(res.data.empresa_id, empresa.id);
       assert.equal(res.data.puerto, 8728);
-      const res2 = await sa.post(base(), { nombre: 'R2', host: 'fe80::1', usuario: 'admin', password: 'x' });
+      const res2 = await sa.post(base(), { nombre: 'R2', host: '2001:db8::1', usuario: 'admin', password: 'x' });
       assert.equal(res2.statusCode, 200, res2.body);
     });
 

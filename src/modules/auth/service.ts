@@ -6,6 +6,7 @@ import { ApiError, ValidationFailed, badRequest, unauthorized } from '../../infr
 import { dateToDb, dateToNaiveIso } from '../../infra/time.js';
 import { normalizeEmail } from './email.js';
 import { passwordPolicyViolation } from './passwords.js';
+import { limitRules } from '../../infra/failure-limiter.js';
 
 export type Rol = 'super_admin' | 'cliente_admin';
 
@@ -34,6 +35,9 @@ export function userResponse(u: { id: number; email: string; nombre: string; rol
   };
 }
 
+const loginRules = (ctx: AppContext, account: string, ip: string) =>
+  limitRules.login(account, ip, { maxPerAccount: ctx.config.loginMaxFailuresPerAccount, maxPerIp: ctx.config.loginMaxFailuresPerIp });
+
 export async function login(ctx: AppContext, input: { email: string; password: string }, ip: string) {
   const parsed = normalizeEmail(input.email);
   if (!parsed.ok) {
@@ -42,7 +46,8 @@ export async function login(ctx: AppContext, input: { email: string; password: s
     ]);
   }
   const account = parsed.email.toLowerCase();
-  const wait = await ctx.loginLimiter.retryAfter(account, ip);
+  const rules = loginRules(ctx, account, ip);
+  const wait = await ctx.loginLimiter.attempt(rules);
   if (wait > 0) {
     throw new ApiError(429, `Demasiados intentos fallidos. Intenta de nuevo en ${wait} segundos.`, 'rate_limited', { 'retry-after': String(wait) });
   }
@@ -51,17 +56,17 @@ export async function login(ctx: AppContext, input: { email: string; password: s
   // Unknown account, wrong password and inactive account take the same bcrypt time and give the same answer.
   const passwordOk = await ctx.passwords.verify(input.password, user?.passwordHash);
   if (!user || !passwordOk || user.activo === false) {
-    await ctx.loginLimiter.recordFailure(account, ip);
+    await ctx.loginLimiter.recordFailure(rules);
     throw unauthorized(INVALID_CREDENTIALS, 'invalid_credentials');
   }
   if (user.rol === 'cliente_admin' && user.empresaId) {
     const [empresa] = await ctx.db.orm.select({ activa: empresas.activa }).from(empresas).where(eq(empresas.id, user.empresaId));
     if (!empresa || empresa.activa === false) {
-      await ctx.loginLimiter.recordFailure(account, ip);
+      await ctx.loginLimiter.recordFailure(rules);
       throw unauthorized(INVALID_CREDENTIALS, 'invalid_credentials');
     }
   }
-  await ctx.loginLimiter.recordSuccess(account);
+  await ctx.loginLimiter.recordSuccess(limitRules.loginSuccess(account, ip));
   await ctx.db.orm.update(usuarios).set({ ultimoLogin: dateToDb(new Date()) }).where(eq(usuarios.id, user.id));
   const { token, exp } = await ctx.sessions.mint(user);
   return {
@@ -97,13 +102,14 @@ export async function revokeSessions(ctx: AppContext, userId: number): Promise<v
 
 export async function changePassword(ctx: AppContext, user: SessionUser, input: { current_password: string; new_password: string }, ip: string) {
   const account = user.email.toLowerCase();
-  const wait = await ctx.loginLimiter.retryAfter(account, ip);
+  const rules = loginRules(ctx, account, ip);
+  const wait = await ctx.loginLimiter.attempt(rules);
   if (wait > 0) {
     throw new ApiError(429, `Demasiados intentos fallidos. Intenta de nuevo en ${wait} segundos.`, 'rate_limited', { 'retry-after': String(wait) });
   }
   const [row] = await ctx.db.orm.select({ hash: usuarios.passwordHash }).from(usuarios).where(eq(usuarios.id, user.id));
   if (!(await ctx.passwords.verify(input.current_password, row?.hash))) {
-    await ctx.loginLimiter.recordFailure(account, ip);
+    await ctx.loginLimiter.recordFailure(rules);
     throw badRequest('Contraseña actual incorrecta', 'wrong_password');
   }
   const policy = passwordPolicyViolation(input.new_password);

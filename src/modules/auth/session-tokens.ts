@@ -49,6 +49,8 @@ export class SessionTokens {
     try {
       const { payload } = await jwtVerify(token, this.key, { algorithms: [this.algorithm] });
       if (payload.type !== 'access_token') return { ok: false, reason: 'invalid' };
+      // jose only checks `exp` when present: a session without one would never end.
+      if (typeof payload.exp !== 'number' || !Number.isFinite(payload.exp)) return { ok: false, reason: 'invalid' };
       if (typeof payload.sub !== 'string' || !/^\d{1,9}$/.test(payload.sub)) return { ok: false, reason: 'invalid' };
       if (payload.sv !== undefined && !Number.isInteger(payload.sv)) return { ok: false, reason: 'invalid' };
       return { ok: true, claims: payload as unknown as SessionClaims };

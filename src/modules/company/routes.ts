@@ -14,6 +14,7 @@ import { MASK } from '../../infra/crypto/secrets.js';
 import { SESSION_SECURITY, auditActor, currentUser } from '../auth/guards.js';
 import { TelegramError, escapeHtml } from '../notifications/telegram.js';
 import { type EmpresaRow, interpret, loadEmpresa, masked, updateSettings } from './settings.js';
+import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from '../tenants/router-settings.js';
 import { isValidHost, rejectNulls } from './validation.js';
 import { DATE_PATTERN, checkFilters, listTransactions, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
 
@@ -73,6 +74,10 @@ const RouterUpdated = Type.Object({
   usuario: Type.String(),
   ubicacion: Nullable(Type.String()),
   activo: Type.Boolean(),
+  // TLS settings are shown as "set or not", never echoed back in full.
+  tls: Type.Boolean(),
+  tls_ca_configurada: Type.Boolean(),
+  tls_fingerprint: Nullable(Type.String()),
 });
 
 const Filters = {
@@ -333,6 +338,10 @@ export default async function companyRoutes(app: App) {
           // The legacy name; it carries the clear RouterOS password, which we encrypt.
           password_encrypted: Type.Optional(Type.String({ maxLength: 200 })),
           ubicacion: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
+          // API-SSL: null = legacy rule (TLS only on port 8729); a CA (PEM) or the certificate's SHA-256 pin.
+          tls: Type.Optional(Nullable(Type.Boolean())),
+          tls_ca: Type.Optional(Nullable(Type.String({ maxLength: TLS_CA_MAX }))),
+          tls_fingerprint: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
         }),
         response: { 200: Type.Object({ message: Type.String(), router: RouterUpdated }), 404: ErrorBody, 422: ErrorBody },
       },
@@ -348,6 +357,13 @@ export default async function companyRoutes(app: App) {
       const usuario = b.usuario?.trim();
       if (usuario !== undefined && usuario === '') problems.push({ type: 'string_too_short', loc: ['body', 'usuario'], msg: 'String should have at least 1 character' });
       if (problems.length > 0) throw new ValidationFailed(problems);
+      const newPassword = b.password_encrypted !== undefined && b.password_encrypted !== MASK ? b.password_encrypted : undefined;
+      if (host !== undefined || b.puerto !== undefined) {
+        // The address is checked with the port it will have (either may be the unchanged one).
+        const [cur] = await ctx.db.orm.select({ host: routers.host, puerto: routers.puerto }).from(routers).where(and(eq(routers.id, request.params.router_id), eq(routers.empresaId, user.empresaId!))).limit(1);
+        if (cur) await assertRouterSettings(ctx, { host: host ?? cur.host, puerto: b.puerto ?? cur.puerto ?? 8728 });
+      }
+      await assertRouterSettings(ctx, { usuario, password: newPassword, tls_ca: b.tls_ca, tls_fingerprint: b.tls_fingerprint }, { password: 'password_encrypted' });
 
       const set: Partial<typeof routers.$inferInsert> = {};
       if (nombre !== undefined) set.nombre = nombre;
@@ -357,6 +373,9 @@ export default async function companyRoutes(app: App) {
       // The mask means "unchanged"; an empty password (RouterOS factory default) is stored as empty.
       if (b.password_encrypted !== undefined && b.password_encrypted !== MASK) set.passwordEncrypted = ctx.secrets.general.encrypt(b.password_encrypted) ?? '';
       if (b.ubicacion !== undefined) set.ubicacion = b.ubicacion;
+      if (b.tls !== undefined) set.tls = b.tls;
+      if (b.tls_ca !== undefined) set.tlsCa = b.tls_ca?.trim() || null;
+      if (b.tls_fingerprint !== undefined) set.tlsFingerprint = b.tls_fingerprint?.trim() || null;
 
       const updated = await ctx.db.transaction(async (tx) => {
         const [current] = await tx
@@ -369,7 +388,8 @@ export default async function companyRoutes(app: App) {
         if (Object.keys(set).length === 0) return current;
         const [row] = await tx.update(routers).set(set).where(eq(routers.id, current.id)).returning();
         const detalles: Record<string, unknown> = { campos: Object.keys(set).map((k) => (k === 'passwordEncrypted' ? 'password' : k)) };
-        const connectionChanged = row.host !== current.host || row.puerto !== current.puerto;
+        // A TLS change is a connection change too (field names only in the audit, never the values).
+        const connectionChanged = row.host !== current.host || row.puerto !== current.puerto || row.tls !== current.tls || row.tlsCa !== current.tlsCa || row.tlsFingerprint !== current.tlsFingerprint;
         if (connectionChanged) Object.assign(detalles, { host_anterior: current.host, host_nuevo: row.host, puerto_anterior: current.puerto, puerto_nuevo: row.puerto });
         await ctx.audit.record(
           auditActor(request),
@@ -381,7 +401,16 @@ export default async function companyRoutes(app: App) {
       });
       return {
         message: 'Router actualizado correctamente',
-        router: { id: updated.id, nombre: updated.nombre, host: updated.host, puerto: updated.puerto, usuario: updated.usuario, ubicacion: updated.ubicacion, activo: updated.activo !== false },
+        router: {
+          id: updated.id,
+          nombre: updated.nombre,
+          host: updated.host,
+          puerto: updated.puerto,
+          usuario: updated.usuario,
+          ubicacion: updated.ubicacion,
+          activo: updated.activo !== false,
+          ...tlsSummary(updated),
+        },
       };
     },
   );

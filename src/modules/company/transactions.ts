@@ -154,7 +154,9 @@ export async function listTransactions(ctx: AppContext, empresaId: string, f: Tr
 
 // ---- CSV ----
 
-const FORMULA_START = /^[=+\-@\t\r]/;
+// Spreadsheets skip leading blanks before deciding that a cell is a formula (" =1+1" runs), and accept
+// the full-width signs too; OWASP's list is = + - @ tab CR (LF added: it starts a quoted cell's line).
+const FORMULA_START = /^[\s\u00a0\u2000-\u200b\u3000\ufeff]*[=+\-@\t\r\n\uff1d\uff0b\uff0d\uff20]/u;
 
 /** One RFC 4180 cell; text that a spreadsheet would run as a formula is prefixed with `'`. */
 export function csvCell(value: unknown): string {

@@ -11,8 +11,9 @@ import type { FastifyRequest } from 'fastify';
 import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed, badRequest, notFound, unavailable } from '../../infra/errors.js';
 import { dateToNaiveIso } from '../../infra/time.js';
-import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, SESSION_SECURITY, currentRouter, currentUser } from '../auth/guards.js';
+import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, SESSION_SECURITY, auditActor, currentRouter, currentUser } from '../auth/guards.js';
 import { RouterCommandError, RouterUnreachableError, errText, type RouterRecord } from './service.js';
+import { limitRules } from '../../infra/failure-limiter.js';
 import { PRINTABLE_ASCII, looksLikeMac, normaliseClientIp, normaliseMac, routerBool } from './validation.js';
 
 // The guard module's constant is a union-typed literal; Fastify wants the plain OpenAPI shape.
@@ -117,6 +118,12 @@ export default async function hotspotRoutes(app: App) {
   const { ctx } = app;
   const hotspot = ctx.hotspot;
   const limiter = ctx.voucherLimiter;
+  const voucherRules = (routerId: string, client: string, ip: string) =>
+    limitRules.voucher(routerId, client, ip, {
+      maxPerClient: ctx.config.hotspotMaxFailuresPerClient,
+      maxPerIp: ctx.config.hotspotMaxFailuresPerIp,
+      routerBudget: ctx.config.hotspotRouterFailureBudget,
+    });
 
   const myRouter = async (request: FastifyRequest, routerId: string): Promise<RouterRecord> => {
     const router = await hotspot.loadRouter(routerId);
@@ -176,14 +183,26 @@ export default async function hotspotRoutes(app: App) {
         summary: 'Probar la conexión con el router (RouterOS API)',
         security: SESSION_SECURITY,
         params: RouterIdParams,
-        response: { 200: TestConnection, 404: ErrorBody },
+        response: { 200: TestConnection, 404: ErrorBody, 429: ErrorBody },
       },
     },
     async (request) => {
       const router = await myRouter(request, request.params.router_id);
       const base = { router: { id: router.id, nombre: router.nombre, host: router.host, puerto: router.puerto, activo: router.activo } };
+      // Limited per company and audited: a router row is an address the admin chose (no port scanning).
+      const rules = limitRules.routerTest(router.empresaId, ctx.config.routerTestsPerMinute);
+      const wait = await limiter.attempt(rules);
+      await ctx.audit.record(auditActor(request), {
+        accion: 'router.probar_conexion',
+        empresaId: router.empresaId,
+        recurso: 'router',
+        recursoId: router.id,
+        detalles: { host: router.host, puerto: router.puerto, limitado: wait > 0 },
+      });
+      if (wait > 0) throw new ApiError(429, `Demasiadas pruebas de conexión. Intenta de nuevo en ${wait} segundos.`, 'too_many_tests', { 'retry-after': String(wait) });
+      await limiter.recordFailure(rules);
       try {
-        // An explicit test always tries a fresh connection, even while the circuit breaker is open.
+        // An explicit test uses a fresh connection (through the circuit breaker, like every connection).
         const { name, profiles } = await hotspot.withRecord(
           router,
           async (conn) => {
@@ -277,14 +296,13 @@ export default async function hotspotRoutes(app: App) {
       const router = await hotspot.loadRouter(principal.routerId);
       if (!router || !router.activo) return reply({ estado: 'router_inactivo', mensaje: 'Router inactivo' });
 
-      const clientKey = `${router.id}|mac:${mac}`;
-      const ipKey = `${router.id}|ip:${request.ip}`;
-      const wait = await limiter.retryAfter(clientKey, ipKey);
+      const rules = voucherRules(router.id, `mac:${mac}`, request.ip);
+      const wait = await limiter.attempt(rules);
       if (wait > 0) throw tooMany(wait);
 
       const username = body.username.trim();
       const notFoundReply = async () => {
-        await limiter.recordFailure(clientKey, ipKey);
+        await limiter.recordFailure(rules);
         return reply({ estado: 'expirado', mensaje: 'Usuario no encontrado' });
       };
       if (!username || looksLikeMac(username) || !PRINTABLE_ASCII.test(username)) return notFoundReply();
@@ -295,10 +313,10 @@ export default async function hotspotRoutes(app: App) {
         const routerPassword = user.password ?? '';
         // Proof of the voucher: its password; a PIN voucher's secret is its name (rate-limited above).
         if (routerPassword !== '' && !safeEqual(body.password ?? '', routerPassword)) {
-          await limiter.recordFailure(clientKey, ipKey);
+          await limiter.recordFailure(rules);
           return reply({ estado: 'credenciales_invalidas', mensaje: 'Credenciales incorrectas o no autorizado', error_detalle: 'credenciales_invalidas' });
         }
-        await limiter.recordSuccess(clientKey);
+        await limiter.recordSuccess(limitRules.voucherSuccess(rules));
         const loginName = await hotspot.resolveLoginName(router.id, user, mac!);
         const { result, unreachable } = await hotspot.autoConnectDetailed(router.id, { username: loginName, password: routerPassword, mac: mac!, ip: ip.ok ? ip.ip : null });
         if (unreachable) throw routerDown(null);
@@ -358,12 +376,11 @@ export default async function hotspotRoutes(app: App) {
       const router = await hotspot.loadRouter(principal.routerId);
       if (!router || !router.activo) return reply({ estado: 'router_inactivo', mensaje: 'Router inactivo' });
 
-      const clientKey = `${router.id}|user:${username}`;
-      const ipKey = `${router.id}|ip:${request.ip}`;
-      const wait = await limiter.retryAfter(clientKey, ipKey);
+      const rules = voucherRules(router.id, `user:${username}`, request.ip);
+      const wait = await limiter.attempt(rules);
       if (wait > 0) throw tooMany(wait);
       const invalid = async () => {
-        await limiter.recordFailure(clientKey, ipKey);
+        await limiter.recordFailure(rules);
         return reply({ estado: 'credenciales_invalidas', mensaje: 'Credenciales incorrectas o no autorizado', error_detalle: 'credenciales_invalidas' });
       };
       if (!username.trim() || !PRINTABLE_ASCII.test(username)) return invalid();
@@ -375,7 +392,7 @@ export default async function hotspotRoutes(app: App) {
         // PIN vouchers (no router password): valid only without a password, as the legacy decided.
         const valid = routerPassword === '' ? password === null : password !== null && safeEqual(password, routerPassword);
         if (!valid) return invalid();
-        await limiter.recordSuccess(clientKey);
+        await limiter.recordSuccess(limitRules.voucherSuccess(rules));
         const profileName = user.profile || 'default';
         const profile = await hotspot.profileByName(router.id, profileName);
         const details: Record<string, unknown> = { name: user.name, profile: profileName, disabled: routerBool(user.disabled) };

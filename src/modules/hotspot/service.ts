@@ -10,6 +10,8 @@ import type { SecretBox } from '../../infra/crypto/secrets.js';
 import { RouterOSConnection, type ConnectionOptions, type TlsOptions } from './routeros/connection.js';
 import { ConnectError, TrapError, isUnreachable, type ConnectFailure } from './routeros/errors.js';
 import { PoolRegistry } from './routeros/pool.js';
+import { RouterNetworkError, RouterNetworkPolicy } from '../../infra/router-networks.js';
+import { routerCredentialProblem } from './validation.js';
 import { autoConnectV6, autoConnectV7, detectMajorVersion, type AutoConnectResult } from './autoconnect.js';
 import { PRINTABLE_ASCII, VOUCHER_NAME, durationToSeconds, looseMac, minutesToDuration, normaliseClientIp, normaliseMac, routerBool, secondsToDuration } from './validation.js';
 
@@ -80,6 +82,8 @@ export interface HotspotDeps {
   secrets: SecretBox;
   config: Config['routeros'];
   logger?: Logger;
+  /** Allowed router networks; default: built from `config.allowedNetworks` (no service endpoints known). */
+  networks?: RouterNetworkPolicy;
 }
 
 const USER_PROPS = ['.id', 'name', 'password', 'profile', 'disabled', 'comment', 'limit-uptime', 'uptime', 'mac-address'];
@@ -91,9 +95,13 @@ export class HotspotService {
   private readonly pools: PoolRegistry;
   private readonly ready = new Map<string, number>();
   private readonly versions = new Map<string, { major: number; at: number }>();
+  readonly networks: RouterNetworkPolicy;
+  /** Router connections in use per company (all its routers), bounded by maxConnectionsPerCompany. */
+  private readonly companyGates = new Map<string, CompanyGate>();
 
   constructor(private readonly deps: HotspotDeps) {
     const c = deps.config;
+    this.networks = deps.networks ?? new RouterNetworkPolicy({ allowed: c.allowedNetworks, services: [] });
     this.pools = new PoolRegistry({
       max: c.poolMax,
       idleMs: c.poolIdleMs,
@@ -316,6 +324,9 @@ export class HotspotService {
     if (!router.host?.trim() || !router.usuario?.trim() || !router.password || !router.puerto) {
       throw new ConnectError('missing_data', 'Faltan datos de conexión');
     }
+    // Rows written before validation existed (or by another writer): never send control characters.
+    const credentialProblem = routerCredentialProblem('usuario', router.usuario) ?? routerCredentialProblem('password', router.password);
+    if (credentialProblem) throw new ConnectError('missing_data', `Datos de conexión inválidos: ${credentialProblem}`);
     const useTls = router.tls ?? router.puerto === 8729;
     const tls: false | TlsOptions = useTls ? { ca: router.tlsCa || null, fingerprint: router.tlsFingerprint || null } : false;
     if (useTls && !router.tlsCa && !router.tlsFingerprint) {
@@ -329,6 +340,8 @@ export class HotspotService {
       tls,
       connectTimeoutMs: overrides.connectTimeoutMs ?? this.deps.config.connectTimeoutMs,
       commandTimeoutMs: overrides.commandTimeoutMs ?? this.deps.config.commandTimeoutMs,
+      limits: { maxReplyBytes: this.deps.config.maxReplyBytes, maxReplyRows: this.deps.config.maxReplyRows, maxWordBytes: this.deps.config.maxWordBytes },
+      resolveAddress: this.resolveAddress,
     };
   }
 
@@ -340,13 +353,39 @@ export class HotspotService {
   }
 
   async withRecord<T>(router: RouterRecord, fn: (conn: RouterOSConnection) => Promise<T>, opts: { fresh?: boolean; connectTimeoutMs?: number } = {}): Promise<T> {
+    let gate: CompanyGate | null = null;
     try {
       const options = this.connectionOptions(router, { connectTimeoutMs: opts.connectTimeoutMs });
       const pool = this.pools.get(options);
+      const g = this.companyGate(router.empresaId);
+      await g.enter(options.connectTimeoutMs + options.commandTimeoutMs);
+      gate = g;
       return await (opts.fresh ? pool.probe(fn) : pool.use(fn));
     } catch (err) {
       throw mapError(err);
+    } finally {
+      gate?.leave();
     }
+  }
+
+  /** Stable function (part of the pool key's options, not of its identity). */
+  private readonly resolveAddress = async (host: string, port: number): Promise<string> => {
+    try {
+      return await this.networks.resolveForConnect(host, port);
+    } catch (err) {
+      if (err instanceof RouterNetworkError) throw new ConnectError('forbidden_network', `Router no permitido: ${err.message}`);
+      throw err;
+    }
+  };
+
+  private companyGate(empresaId: string): CompanyGate {
+    let gate = this.companyGates.get(empresaId);
+    if (!gate) {
+      if (this.companyGates.size > 10_000) for (const [k, g] of this.companyGates) if (g.idle) this.companyGates.delete(k);
+      gate = new CompanyGate(this.deps.config.maxConnectionsPerCompany);
+      this.companyGates.set(empresaId, gate);
+    }
+    return gate;
   }
 
   /** Cached per router address (a router row pointed at another device re-detects). */
@@ -357,6 +396,46 @@ export class HotspotService {
     if (this.versions.size > 10_000) this.versions.clear();
     this.versions.set(key, { major, at: Date.now() });
     return major;
+  }
+}
+
+/**
+ * At most `max` router operations of one company at once (each holds one connection), so that one
+ * company's slow or hostile routers cannot take every socket and every waiting request of the instance.
+ */
+class CompanyGate {
+  private active = 0;
+  private readonly waiting: Array<() => void> = [];
+
+  constructor(private readonly max: number) {}
+
+  get idle(): boolean {
+    return this.active === 0 && this.waiting.length === 0;
+  }
+
+  enter(timeoutMs: number): Promise<void> {
+    if (this.active < this.max) {
+      this.active++;
+      return Promise.resolve();
+    }
+    return new Promise((resolve, reject) => {
+      const wake = () => {
+        clearTimeout(timer);
+        this.active++;
+        resolve();
+      };
+      const timer = setTimeout(() => {
+        const i = this.waiting.indexOf(wake);
+        if (i >= 0) this.waiting.splice(i, 1);
+        reject(new ConnectError('busy', 'la empresa ya usa todas sus conexiones simultáneas con routers; intente de nuevo en unos segundos'));
+      }, timeoutMs);
+      this.waiting.push(wake);
+    });
+  }
+
+  leave(): void {
+    this.active--;
+    this.waiting.shift()?.();
   }
 }
 

@@ -86,3 +86,16 @@ export function secondsToDuration(total: number): string {
 export function routerBool(value: string | undefined): boolean {
   return value === 'true' || value === 'yes';
 }
+
+/** Router API user and password: printable characters only (no control, format or line-separator characters). */
+const PRINTABLE = /^[^\p{C}\p{Zl}\p{Zp}]*$/u;
+export const ROUTER_USER_MAX = 50;
+export const ROUTER_PASSWORD_MAX = 255;
+
+/** Why a router API user name or password may not be stored or sent, or null. */
+export function routerCredentialProblem(field: 'usuario' | 'password', value: string): string | null {
+  const max = field === 'usuario' ? ROUTER_USER_MAX : ROUTER_PASSWORD_MAX;
+  if (value.length > max) return `${field}: máximo ${max} caracteres`;
+  if (!PRINTABLE.test(value)) return `${field}: solo caracteres imprimibles (sin saltos de línea ni caracteres de control)`;
+  return null;
+}

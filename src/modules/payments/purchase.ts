@@ -221,7 +221,9 @@ async function chargeAndDeliver(
     return { charged: true, referencia, response: err(result.httpStatus, result.message, result.code, referencia, { estado: 'rechazada' }) };
   }
   if (result.outcome === 'unknown') {
-    return { charged: true, referencia, response: err(result.httpStatus, result.message, result.code, referencia, { estado: 'en_revision' }) };
+    // The gateway failed or did not answer: an upstream failure (502, 504 for a timeout), never a 500.
+    const status = result.reason === 'timeout' ? 504 : 502;
+    return { charged: true, referencia, response: err(status, result.message, result.code, referencia, { estado: 'en_revision' }) };
   }
 
   const sale = (row: Transaccion, auto: Record<string, unknown>): SaleContext => ({

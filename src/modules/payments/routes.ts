@@ -11,6 +11,7 @@ import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed, type ValidationItem } from '../../infra/errors.js';
 import { naiveIso } from '../../infra/time.js';
 import { transacciones } from '../../infra/db/schema.js';
+import { limitRules } from '../../infra/failure-limiter.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, SESSION_SECURITY, auditActor, currentRouter, currentUser } from '../auth/guards.js';
 import { normalizeEmail } from '../auth/email.js';
 import { requestHash, validIdempotencyKey } from './idempotency.js';
@@ -321,13 +322,20 @@ export default async function paymentRoutes(app: App) {
       const paymentId = String(request.params.payment_id);
       const creds = await ctx.companies.getGatewayCredentials(principal.empresaId);
       if (!creds?.mercadoPago.accessToken) throw new ApiError(400, 'La empresa no tiene configurado Mercado Pago', 'mercado_pago_not_configured');
-      // Only payments of this company's purchases (the legacy answered for any id the token could see).
+      // Only this router's purchases (the legacy answered for any id the token could see; payment ids are
+      // close to sequential, so lookups of ids this router has no purchase for are rate-limited).
+      const lookupRules = limitRules.unknownPayment(principal.routerId, request.ip);
+      const wait = await ctx.voucherLimiter.attempt(lookupRules);
+      if (wait > 0) throw new ApiError(429, `Demasiadas consultas de pagos desconocidos. Intenta de nuevo en ${wait} segundos.`, 'too_many_attempts', { 'retry-after': String(wait) });
       const [tx] = await ctx.db.orm
         .select()
         .from(transacciones)
-        .where(and(eq(transacciones.transaccionId, paymentId), eq(transacciones.empresaId, principal.empresaId)))
+        .where(and(eq(transacciones.transaccionId, paymentId), eq(transacciones.empresaId, principal.empresaId), eq(transacciones.routerId, principal.routerId)))
         .limit(1);
-      if (!tx || (tx.pasarela !== null && tx.pasarela !== 'mercado_pago')) throw new ApiError(404, 'Pago no encontrado', 'payment_not_found');
+      if (!tx || (tx.pasarela !== null && tx.pasarela !== 'mercado_pago')) {
+        await ctx.voucherLimiter.recordFailure(lookupRules);
+        throw new ApiError(404, 'Pago no encontrado', 'payment_not_found');
+      }
       let p;
       try {
         p = await svc.mercadoPago.getPayment({ accessToken: creds.mercadoPago.accessToken }, paymentId);
@@ -335,7 +343,7 @@ export default async function paymentRoutes(app: App) {
         throw new ApiError(502, 'Error al consultar estado del pago: Mercado Pago no respondió', 'gateway_unavailable');
       }
       if (!p) throw new ApiError(404, 'Pago no encontrado', 'payment_not_found');
-      if (tx.referencia && tx.routerId === principal.routerId) await settle(svc, tx, p);
+      if (tx.referencia) await settle(svc, tx, p);
       const raw = p.raw;
       return {
         success: true,
@@ -346,7 +354,7 @@ export default async function paymentRoutes(app: App) {
         currency_id: p.currency ?? 'MXN',
         date_approved: raw.date_approved ?? null,
         date_last_updated: raw.date_last_updated ?? null,
-        ...(tx.referencia ? { referencia: tx.referencia } : {}),
+        // Never the referencia here: with the (public) router key it opens the buyer's credentials.
       };
     },
   );

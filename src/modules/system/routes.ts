@@ -1,3 +1,4 @@
+import { timingSafeEqual } from 'node:crypto';
 import { Type } from 'typebox';
 import type { App } from '../../infra/http/types.js';
 
@@ -44,7 +45,15 @@ export default async function systemRoutes(app: App) {
     },
   );
 
-  app.get('/metrics', { schema: { tags: ['sistema'], summary: 'Métricas Prometheus' } }, async (_request, reply) => {
+  const metricsToken = app.ctx.config.metricsToken;
+  const expected = Buffer.from(`Bearer ${metricsToken}`, 'utf8');
+  app.get('/metrics', { schema: { tags: ['sistema'], summary: 'Métricas Prometheus (con METRICS_TOKEN: solo con ese bearer)' } }, async (request, reply) => {
+    if (metricsToken) {
+      const given = Buffer.from(request.headers.authorization ?? '', 'utf8');
+      if (given.length !== expected.length || !timingSafeEqual(given, expected)) {
+        return reply.code(401).header('www-authenticate', 'Bearer').send({ detail: 'Not authenticated', code: 'metrics_token_required' });
+      }
+    }
     const registry = app.ctx.metrics.registry;
     return reply.type(registry.contentType).send(await registry.metrics());
   });

@@ -17,6 +17,7 @@ import type { AuditActor } from './audit.js';
 import { announce } from './announce.js';
 import { EMPRESA_NOT_FOUND } from './empresa-service.js';
 import { HOST_MAX, isValidRouterHost } from './host.js';
+import { assertRouterSettings } from './router-settings.js';
 
 type RouterRow = typeof routers.$inferSelect;
 type KeyRow = typeof apiKeysTracking.$inferSelect;
@@ -86,6 +87,9 @@ export interface RouterCreateInput {
   usuario: string;
   password: string;
   ubicacion?: string | null;
+  tls?: boolean | null;
+  tls_ca?: string | null;
+  tls_fingerprint?: string | null;
 }
 
 export async function createRouter(ctx: AppContext, actor: AuditActor, empresaId: string, input: RouterCreateInput) {
@@ -100,6 +104,7 @@ export async function createRouter(ctx: AppContext, actor: AuditActor, empresaId
       },
     ]);
   }
+  await assertRouterSettings(ctx, { host, puerto: input.puerto ?? 8728, usuario: input.usuario, password: input.password, tls_ca: input.tls_ca, tls_fingerprint: input.tls_fingerprint });
   await empresaExists(ctx, empresaId);
   for (let attempt = 0; ; attempt++) {
     const id = newRouterId();
@@ -118,6 +123,9 @@ export async function createRouter(ctx: AppContext, actor: AuditActor, empresaId
             // An empty RouterOS password (factory default) is not a secret: stored as ''.
             passwordEncrypted: ctx.secrets.general.encrypt(input.password) ?? '',
             ubicacion: input.ubicacion ?? null,
+            tls: input.tls ?? null,
+            tlsCa: input.tls_ca?.trim() || null,
+            tlsFingerprint: input.tls_fingerprint?.trim() || null,
             apiKeyHash: key.keyHash,
             activo: true,
             creadoEn: dateToDb(new Date()),

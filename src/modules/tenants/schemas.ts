@@ -102,6 +102,10 @@ export const RouterCreateBody = Type.Object({
   usuario: Str(50, 1),
   password: Str(255),
   ubicacion: Type.Optional(NullableStr(200)),
+  // API-SSL settings (validated; never returned): null tls = legacy rule (TLS only on port 8729).
+  tls: Type.Optional(Type.Union([Type.Boolean(), Type.Null()])),
+  tls_ca: Type.Optional(NullableStr(16 * 1024)),
+  tls_fingerprint: Type.Optional(NullableStr(100)),
 });
 
 /** Legacy `RouterResponse`: never the RouterOS user, password or key hash. */

@@ -8,8 +8,8 @@ import net from 'node:net';
 import tls from 'node:tls';
 import { X509Certificate } from 'node:crypto';
 import { EventEmitter } from 'node:events';
-import { attributeWord, encodeSentence, parseReply, ProtocolError, queryWord, SentenceReader, type ReplySentence } from './protocol.js';
-import { CommandTimeoutError, ConnectError, ConnectionLostError, FatalError, RouterOSError, TrapError } from './errors.js';
+import { attributeWord, encodeSentence, parseReply, ProtocolError, queryWord, ReaderLimitError, SentenceReader, type ReplySentence } from './protocol.js';
+import { CommandTimeoutError, ConnectError, ConnectionLostError, FatalError, ReplyTooLargeError, RouterOSError, TrapError } from './errors.js';
 
 export interface TlsOptions {
   /** PEM of the CA (or of the router's self-signed certificate): chain and host name are verified. */
@@ -27,8 +27,29 @@ export interface ConnectionOptions {
   tls: false | TlsOptions;
   connectTimeoutMs: number;
   commandTimeoutMs: number;
-  maxWordBytes?: number;
+  /** Caps on one reply (defaults: REPLY_LIMITS). Over a cap the reply is refused and the connection closed. */
+  limits?: Partial<ReplyLimits>;
+  /**
+   * Where to connect for `host`: resolves the name and checks the address against the allowed router
+   * networks (throws a ConnectError 'forbidden_network'). Without it, `host` is dialled as given.
+   */
+  resolveAddress?: (host: string, port: number) => Promise<string>;
 }
+
+export interface ReplyLimits {
+  /** Bytes received for one command (every sentence of its reply, and anything unsolicited meanwhile). */
+  maxReplyBytes: number;
+  /** `!re` rows of one reply. */
+  maxReplyRows: number;
+  /** Longest single word. */
+  maxWordBytes: number;
+}
+
+/** The /login answer is `!done` (or a `!trap` with its message): anything near this is not a router. */
+export const LOGIN_REPLY_BYTES = 64 * 1024;
+
+/** A few MB: a print of 50 000 hotspot users with a short proplist stays well under these. */
+export const REPLY_LIMITS: ReplyLimits = { maxReplyBytes: 8 * 1024 * 1024, maxReplyRows: 100_000, maxWordBytes: 1024 * 1024 };
 
 export type Value = string | number | boolean;
 
@@ -71,12 +92,18 @@ export class RouterOSConnection extends EventEmitter {
   private pending: Pending | null = null;
   private nextTag = 1;
   private closedError: Error | null = null;
+  private readonly limits: ReplyLimits;
+  /** Bytes received since the current command was sent. */
+  private replyBytes = 0;
+  /** Until logged in, replies are capped much lower (a real /login answer is a few bytes). */
+  private loggingIn = true;
   readonly createdAt = Date.now();
   lastUsed = Date.now();
 
   private constructor(private readonly socket: net.Socket, readonly opts: ConnectionOptions) {
     super();
-    this.reader = new SentenceReader(opts.maxWordBytes);
+    this.limits = { ...REPLY_LIMITS, ...opts.limits };
+    this.reader = new SentenceReader({ maxWordBytes: this.limits.maxWordBytes });
     socket.on('data', (chunk: Buffer) => this.onData(chunk));
     socket.on('error', (err) => this.fail(new ConnectionLostError(`la conexión con el router falló: ${err.message}`, { cause: err })));
     socket.on('close', () => this.fail(new ConnectionLostError()));
@@ -93,17 +120,21 @@ export class RouterOSConnection extends EventEmitter {
   /** Connect and log in within `connectTimeoutMs`, or fail with a ConnectError. */
   static async open(opts: ConnectionOptions): Promise<RouterOSConnection> {
     const deadline = Date.now() + opts.connectTimeoutMs;
-    const socket = await connectSocket(opts);
+    // Checked on every connect, after DNS resolution: we dial the address that was checked.
+    const address = opts.resolveAddress ? await opts.resolveAddress(opts.host, opts.port) : opts.host;
+    const socket = await connectSocket(opts, address);
     const conn = new RouterOSConnection(socket, opts);
     try {
       const left = Math.max(1, deadline - Date.now());
       await conn.command('/login', { attrs: { name: opts.user, password: opts.password }, timeoutMs: left });
+      conn.loggingIn = false;
       return conn;
     } catch (err) {
       conn.close();
       if (err instanceof TrapError) {
         throw new ConnectError('login', 'usuario o contraseña del router incorrectos', { cause: err });
       }
+      if (err instanceof ReplyTooLargeError) throw new ConnectError('reply_too_large', `el router envió una respuesta demasiado grande al iniciar sesión (${err.message})`, { cause: err });
       if (err instanceof ProtocolError) throw new ConnectError('protocol', 'el equipo no respondió como un router MikroTik (API)', { cause: err });
       throw new ConnectError('unreachable', unreachableText(opts), { cause: err });
     }
@@ -132,6 +163,7 @@ export class RouterOSConnection extends EventEmitter {
         this.close();
       }, timeoutMs);
       this.pending = { tag, command, rows: [], traps: [], empty: false, resolve, reject, timer };
+      this.replyBytes = 0;
       this.lastUsed = Date.now();
       try {
         this.socket.write(encodeSentence([...words, `.tag=${tag}`]));
@@ -146,14 +178,24 @@ export class RouterOSConnection extends EventEmitter {
   }
 
   private onData(chunk: Buffer): void {
+    if (this.closedError) return;
+    this.replyBytes += chunk.length;
+    const cap = this.loggingIn ? Math.min(LOGIN_REPLY_BYTES, this.limits.maxReplyBytes) : this.limits.maxReplyBytes;
+    if (this.replyBytes > cap) {
+      this.fail(new ReplyTooLargeError(`respuesta de más de ${cap} bytes`));
+      return;
+    }
     let sentences: string[][];
     try {
       sentences = this.reader.push(chunk);
     } catch (err) {
-      this.fail(err instanceof Error ? err : new ProtocolError(String(err)));
+      this.fail(err instanceof ReaderLimitError ? new ReplyTooLargeError(err.message) : err instanceof Error ? err : new ProtocolError(String(err)));
       return;
     }
-    for (const words of sentences) this.onSentence(parseReply(words));
+    for (const words of sentences) {
+      if (this.closedError) return;
+      this.onSentence(parseReply(words));
+    }
   }
 
   private onSentence(s: ReplySentence): void {
@@ -167,6 +209,10 @@ export class RouterOSConnection extends EventEmitter {
     if (!p || (s.tag !== null && s.tag !== p.tag)) return;
     switch (s.type) {
       case '!re':
+        if (p.rows.length >= this.limits.maxReplyRows) {
+          this.fail(new ReplyTooLargeError(`respuesta de más de ${this.limits.maxReplyRows} filas`));
+          return;
+        }
         p.rows.push(s.attrs);
         break;
       case '!empty':
@@ -220,7 +266,7 @@ function unreachableText(opts: ConnectionOptions): string {
 }
 
 /** TCP (or TLS) connect with a hard timeout; every failure becomes a ConnectError. */
-function connectSocket(opts: ConnectionOptions): Promise<net.Socket> {
+function connectSocket(opts: ConnectionOptions, address: string): Promise<net.Socket> {
   return new Promise((resolve, reject) => {
     let settled = false;
     let socket: net.Socket;
@@ -248,7 +294,7 @@ function connectSocket(opts: ConnectionOptions): Promise<net.Socket> {
       const fingerprint = t.fingerprint ? normaliseFingerprint(t.fingerprint) : null;
       const verifyChain = !!t.ca;
       const s = tls.connect({
-        host: opts.host,
+        host: address,
         port: opts.port,
         servername: net.isIP(opts.host) ? undefined : opts.host,
         ca: t.ca ?? undefined,
@@ -270,6 +316,10 @@ function connectSocket(opts: ConnectionOptions): Promise<net.Socket> {
         done(null);
       });
       s.once('error', (err: NodeJS.ErrnoException) => {
+        if (anonymousOnly(err)) {
+          done(new ConnectError('tls_anonymous', TLS_ANONYMOUS_TEXT, { cause: err }));
+          return;
+        }
         const certProblem = verifyChain && /CERT|SELF_SIGNED|UNABLE_TO|ERR_TLS_CERT|Hostname/i.test(`${err.code ?? ''} ${err.message}`);
         done(
           certProblem
@@ -278,11 +328,25 @@ function connectSocket(opts: ConnectionOptions): Promise<net.Socket> {
         );
       });
     } else {
-      socket = net.connect({ host: opts.host, port: opts.port });
+      socket = net.connect({ host: address, port: opts.port });
       socket.once('connect', () => done(null));
       socket.once('error', (err) => done(new ConnectError('unreachable', unreachableText(opts), { cause: err })));
     }
   });
+}
+
+/**
+ * RouterOS API-SSL without a certificate assigned offers only anonymous Diffie-Hellman ciphers (ADH),
+ * which authenticate nobody; we refuse them (a man in the middle would get the router password) and say
+ * what to configure instead of reporting the router as unreachable.
+ */
+export const TLS_ANONYMOUS_TEXT =
+  'el router ofrece API-SSL sin certificado (cifrado anónimo, no verificable): asigne un certificado al servicio api-ssl del router ' +
+  '(/ip service set api-ssl certificate=<certificado>) y configure su CA o su huella aquí, o use la API sin TLS (puerto 8728) solo dentro de una VPN';
+
+function anonymousOnly(err: NodeJS.ErrnoException): boolean {
+  // The server picked no cipher we offer: OpenSSL reports a handshake failure alert (or "no shared cipher").
+  return /HANDSHAKE_FAILURE|no shared cipher|NO_SHARED_CIPHER|NO_CIPHERS|handshake failure/i.test(`${err.code ?? ''} ${err.message}`);
 }
 
 /** SHA-256 fingerprint (colon-separated upper-case hex) of a PEM certificate. */

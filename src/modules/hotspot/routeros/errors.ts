@@ -4,7 +4,17 @@
  * router row as a port scanner) while `cause` keeps the detail for the logs.
  */
 
-export type ConnectFailure = 'unreachable' | 'tls_certificate' | 'login' | 'missing_data' | 'breaker_open' | 'protocol';
+export type ConnectFailure =
+  | 'unreachable'
+  | 'tls_certificate'
+  | 'tls_anonymous'
+  | 'login'
+  | 'missing_data'
+  | 'breaker_open'
+  | 'protocol'
+  | 'reply_too_large'
+  | 'forbidden_network'
+  | 'busy';
 
 export class RouterOSError extends Error {
   constructor(message: string, options?: { cause?: unknown }) {
@@ -52,7 +62,15 @@ export class ConnectionLostError extends RouterOSError {
   }
 }
 
+/** A reply went over a cap (bytes, rows or word length): refused, and the connection is closed. */
+export class ReplyTooLargeError extends RouterOSError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReplyTooLargeError';
+  }
+}
+
 /** Errors that mean "the router cannot be used right now" (as opposed to a refused command). */
 export function isUnreachable(err: unknown): boolean {
-  return err instanceof ConnectError || err instanceof CommandTimeoutError || err instanceof ConnectionLostError || err instanceof FatalError;
+  return err instanceof ConnectError || err instanceof CommandTimeoutError || err instanceof ConnectionLostError || err instanceof FatalError || err instanceof ReplyTooLargeError;
 }

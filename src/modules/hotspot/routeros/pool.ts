@@ -7,7 +7,7 @@
 import { createHash } from 'node:crypto';
 import { CircuitBreaker } from './breaker.js';
 import { RouterOSConnection, type ConnectionOptions } from './connection.js';
-import { ConnectError, ConnectionLostError, RouterOSError } from './errors.js';
+import { ConnectError, ConnectionLostError, ReplyTooLargeError, RouterOSError } from './errors.js';
 
 export interface PoolOptions {
   max: number;
@@ -53,6 +53,9 @@ export class RouterPool {
     try {
       return await fn(first.conn);
     } catch (err) {
+      // A router that answers with oversized replies is as unusable as one that does not answer: it
+      // counts towards the breaker, so a hostile router fails fast instead of being read again and again.
+      if (err instanceof ReplyTooLargeError) this.breaker.failure(err);
       if (!(first.reused && err instanceof ConnectionLostError)) throw err;
     } finally {
       this.release(first.conn);
@@ -65,17 +68,14 @@ export class RouterPool {
     }
   }
 
-  /** Open a connection outside the pool (and outside the breaker's fail-fast), e.g. an explicit admin test. */
+  /**
+   * Open a fresh connection outside the pool, e.g. an explicit admin test. It goes through the circuit
+   * breaker like every other connection (an open circuit fails at once with the last failure's message),
+   * so repeated tests cannot be used to hammer a host.
+   */
   async probe<T>(fn: (conn: RouterOSConnection) => Promise<T>): Promise<T> {
     this.lastUsed = Date.now();
-    let conn: RouterOSConnection;
-    try {
-      conn = await RouterOSConnection.open(this.connOpts);
-      this.breaker.success();
-    } catch (err) {
-      if (err instanceof ConnectError) this.breaker.failure(err);
-      throw err;
-    }
+    const conn = await this.openConnection();
     try {
       return await fn(conn);
     } finally {

@@ -16,6 +16,14 @@ export class ProtocolError extends Error {
   }
 }
 
+/** A reply went over one of the reader's caps (word length, words per sentence). */
+export class ReaderLimitError extends ProtocolError {
+  constructor(message: string) {
+    super(message);
+    this.name = 'ReaderLimitError';
+  }
+}
+
 /** Longest length the 5-byte form can carry. */
 export const MAX_LENGTH = 0xffffffff;
 
@@ -82,44 +90,91 @@ export function decodeText(bytes: Uint8Array): string {
   }
 }
 
+/** Limits on what one reply may make us hold (a hostile "router" must not exhaust memory). */
+export interface ReaderLimits {
+  /** Longest word accepted (its declared length is checked before anything is buffered). */
+  maxWordBytes: number;
+  /** Most words in one sentence. */
+  maxSentenceWords: number;
+}
+
+export const DEFAULT_READER_LIMITS: ReaderLimits = { maxWordBytes: 1024 * 1024, maxSentenceWords: 10_000 };
+
 /**
  * Incremental sentence reader: feed it whatever the socket delivers (any split, down to single bytes) and
- * it returns the complete sentences. A word longer than `maxWordBytes` is a protocol error (a peer that
- * is not a router, or a hostile one, must not make us buffer gigabytes).
+ * it returns the complete sentences. A word's declared length is checked against `maxWordBytes` before any
+ * of it is buffered, and its buffer is allocated once at that length and filled in place as chunks arrive
+ * (rebuilding it with Buffer.concat on every chunk was quadratic: a 16 MB word blocked the event loop).
  */
 export class SentenceReader {
-  private buf: Buffer = Buffer.alloc(0);
+  private readonly limits: ReaderLimits;
+  /** Bytes of a length prefix split across chunks (at most 4 of the 5). */
+  private prefix: Buffer = Buffer.alloc(0);
+  /** The word being filled and how much of it has arrived. */
+  private word: Buffer | null = null;
+  private filled = 0;
   private words: string[] = [];
+  private wordBytes = 0;
 
-  constructor(private readonly maxWordBytes = 16 * 1024 * 1024) {}
+  constructor(limits: Partial<ReaderLimits> | number = {}) {
+    this.limits = { ...DEFAULT_READER_LIMITS, ...(typeof limits === 'number' ? { maxWordBytes: limits } : limits) };
+  }
 
   push(chunk: Buffer): string[][] {
-    this.buf = this.buf.length === 0 ? chunk : Buffer.concat([this.buf, chunk]);
     const out: string[][] = [];
     let pos = 0;
-    for (;;) {
-      if (pos >= this.buf.length) break;
-      const size = lengthPrefixSize(this.buf[pos]);
-      if (pos + size > this.buf.length) break;
-      const { length } = decodeLength(this.buf, pos);
-      if (length > this.maxWordBytes) throw new ProtocolError(`palabra demasiado larga (${length} bytes)`);
-      if (pos + size + length > this.buf.length) break;
-      const start = pos + size;
-      pos = start + length;
+    while (pos < chunk.length) {
+      if (this.word) {
+        const n = Math.min(this.word.length - this.filled, chunk.length - pos);
+        chunk.copy(this.word, this.filled, pos, pos + n);
+        this.filled += n;
+        pos += n;
+        if (this.filled === this.word.length) {
+          this.addWord(this.word);
+          this.word = null;
+        }
+        continue;
+      }
+      // A length prefix, possibly split across chunks.
+      const first = this.prefix.length > 0 ? this.prefix[0] : chunk[pos];
+      const size = lengthPrefixSize(first);
+      const need = size - this.prefix.length;
+      if (chunk.length - pos < need) {
+        this.prefix = Buffer.concat([this.prefix, chunk.subarray(pos)]);
+        break;
+      }
+      const prefixBytes = this.prefix.length > 0 ? Buffer.concat([this.prefix, chunk.subarray(pos, pos + need)]) : chunk.subarray(pos, pos + size);
+      pos += need;
+      this.prefix = Buffer.alloc(0);
+      const { length } = decodeLength(prefixBytes, 0);
+      if (length > this.limits.maxWordBytes) throw new ReaderLimitError(`palabra demasiado larga (${length} bytes; máximo ${this.limits.maxWordBytes})`);
       if (length === 0) {
         if (this.words.length > 0) out.push(this.words);
         this.words = [];
+        this.wordBytes = 0;
+        continue;
+      }
+      // Small words that arrived whole are decoded straight from the chunk; others get one buffer.
+      if (chunk.length - pos >= length) {
+        this.addWord(chunk.subarray(pos, pos + length));
+        pos += length;
       } else {
-        this.words.push(decodeText(this.buf.subarray(start, start + length)));
+        this.word = Buffer.allocUnsafe(length);
+        this.filled = 0;
       }
     }
-    this.buf = pos >= this.buf.length ? Buffer.alloc(0) : Buffer.from(this.buf.subarray(pos));
     return out;
+  }
+
+  private addWord(bytes: Uint8Array): void {
+    if (this.words.length >= this.limits.maxSentenceWords) throw new ReaderLimitError(`frase con demasiadas palabras (máximo ${this.limits.maxSentenceWords})`);
+    this.words.push(decodeText(bytes));
+    this.wordBytes += bytes.length;
   }
 
   /** Bytes received but not yet part of a complete sentence. */
   get pending(): number {
-    return this.buf.length + this.words.reduce((n, w) => n + w.length, 0);
+    return this.prefix.length + this.filled + this.wordBytes;
   }
 }
 
