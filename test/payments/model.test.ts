@@ -1,0 +1,34 @@
+/**
+ * The money state machine, model-based (test/payments/model.ts): ≥ 200 random runs of compound faults
+ * through the real purchase, settlement and worker code on real PostgreSQL. MODEL_RUNS and MODEL_SEED
+ * override the count and replay a failing seed; `npm run drill -- --model 10000` is the long mode.
+ */
+import { after, before, describe, it } from 'node:test';
+import type { TestApp } from '../helpers/app.js';
+import { createShop, listen, startFakes, startPaymentsApp, type Fakes, type Shop } from './helpers.js';
+import { runModel } from './model.js';
+
+describe('money model (fast-check)', () => {
+  let f: Fakes;
+  let t: TestApp;
+  let shop: Shop;
+  let base: string;
+  before(async () => {
+    f = await startFakes();
+    t = await startPaymentsApp(f, { env: { GATEWAY_TIMEOUT_MS: '250', PAYMENT_NOT_FOUND_HORIZON_MS: '0', IDEMPOTENCY_WAIT_MS: '200' } });
+    base = await listen(t);
+    shop = await createShop(t);
+  });
+  after(async () => {
+    await t.close();
+    await shop.sim.close();
+    await f.close();
+  });
+
+  it('random interleavings of charges, webhooks, deliveries, takeovers, faults and crashes keep the money invariant', { timeout: 110_000 }, async () => {
+    const numRuns = Number(process.env.MODEL_RUNS ?? 200);
+    const seed = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined;
+    const r = await runModel({ t, f, shop, base }, { numRuns, seed });
+    console.log(`MODELO ${JSON.stringify(r)}`);
+  });
+});
