@@ -6,6 +6,8 @@
  * --settle <ms> (how long each phase may take to settle, default 60000).
  * `--only hostile-router` runs only the hostile-router phase (drill/hostile-router.ts: no PostgreSQL
  * restart, its own database; --duration <ms>, --concurrency <n>); the full drill runs it at the end.
+ * --model <n> [--seed <s>] (only the money model's long mode, drill/model.ts: n random runs; no PostgreSQL
+ * restart).
  *
  * The PostgreSQL restart affects every database on 127.0.0.1:5432: do not run this while others test.
  */
@@ -15,6 +17,7 @@ import { join } from 'node:path';
 import { ROOT, cleanup } from '../bench/harness.js';
 import { renderSummary, runDrill } from './drill.js';
 import { renderHostileRouter, runHostileRouter } from './hostile-router.js';
+import { runModelDrill } from './model.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -39,7 +42,12 @@ async function hostile(): Promise<{ ok: boolean; text: string }> {
   return { ok, text };
 }
 
-if (only?.length === 1 && only[0] === 'hostile-router') {
+if (arg('--model')) {
+  void runModelDrill(Number(arg('--model')), arg('--seed') ? Number(arg('--seed')) : undefined, (line) => process.stderr.write(`[drill] ${line}\n`)).then((ok) => {
+    process.exitCode = ok ? 0 : 1;
+    setImmediate(() => process.exit());
+  });
+} else if (only?.length === 1 && only[0] === 'hostile-router') {
   hostile()
     .then((r) => {
       process.stdout.write(r.text + `(${Math.round((Date.now() - started) / 1000)} s)\n`);
