@@ -10,6 +10,10 @@
  *   sigkill         (full drill) SIGKILL at a random moment of a batch, restart, clients retry
  *   pg-restart      (full drill) PostgreSQL restarts mid-run; the service recovers by itself
  *   webhooks        duplicate, forged and real Conekta webhooks (order.paid, order.refunded)
+ *   mp-search-lag   Mercado Pago charges whose answer is lost while its search index lags; the webhook
+ *                   (data.id only, to the account's Webhooks URL) settles them
+ *   partial-refund  a partial refund at Conekta: reembolso_parcial, the voucher stays
+ *   refund-race     refund webhooks racing deliveries to a router that is down: no voucher survives
  *
  * and ends with the money invariant (drill/invariant.ts) and the counts. Used by `npm run drill` (full)
  * and test/drill (short: fewer purchases, no PostgreSQL restart, no deadline refund).
@@ -24,6 +28,7 @@ import { openDatabase } from '../src/infra/db/index.js';
 import { createContext } from '../src/context.js';
 import { productos } from '../src/infra/db/schema.js';
 import { startConektaFake, type ConektaFake } from '../sandbox/conekta.js';
+import { startMercadoPagoFake, type MercadoPagoFake } from '../sandbox/mercadopago.js';
 import { startTelegramFake } from '../sandbox/telegram.js';
 import { startRouterSimulator, type RouterSimulator } from '../sandbox/routeros/index.js';
 import { createEmpresa, createRouter } from '../test/helpers/fixtures.js';
@@ -128,10 +133,27 @@ class Rig {
     }
   }
 
+  /** A Mercado Pago purchase (card token scripts the outcome at the fake). */
+  async buyMp(shop: Shop, token: string, timeoutMs = 20_000): Promise<{ status: number; data: any }> {
+    this.purchases++;
+    try {
+      const r = await http(this.url, 'POST', '/api/v1/payments/pagar-mercado-pago', {
+        headers: { authorization: `Bearer ${shop.apiKey}`, 'idempotency-key': randomUUID() },
+        body: { producto_id: shop.productId, payment_method_id: 'visa', token, monto: 19.99, nombre_cliente: 'Cliente Drill', email_cliente: 'drill@example.com' },
+        timeoutMs,
+      });
+      return { status: r.status, data: r.data };
+    } catch (err) {
+      return { status: 0, data: { error: (err as Error).message } };
+    }
+  }
+
   async stop() {
     await this.service?.stop().catch(() => undefined);
   }
 }
+
+export const DRILL_MP_TOKEN = 'TEST-drill-access-token';
 
 const tally = (results: { status: number }[]) => {
   const out: Record<string, number> = {};
@@ -148,7 +170,7 @@ async function seedShops(env: Record<string, string>, sims: RouterSimulator[], c
   const db = await openDatabase(config.database, { poolSize: 2, logger });
   const ctx = await createContext(config, logger, db);
   try {
-    const empresa = await createEmpresa(ctx, { nombre: 'Hotspot Drill', conektaMode: 'test' });
+    const empresa = await createEmpresa(ctx, { nombre: 'Hotspot Drill', conektaMode: 'test', mercadoPagoAccessToken: ctx.secrets.mercadoPago.encrypt(DRILL_MP_TOKEN), mercadoPagoMode: 'live' });
     // Conekta webhooks are verified with the account's key (the fake signs with its private half).
     await ctx.db.query('UPDATE empresas SET conekta_webhook_public_key = $2 WHERE id = $1', [empresa.id, conekta.webhookPublicKey]);
     const shops: Shop[] = [];
@@ -186,6 +208,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const log = opts.log ?? (() => undefined);
   const phases: PhaseResult[] = [];
   const conekta = await startConektaFake();
+  const mercadoPago: MercadoPagoFake = await startMercadoPagoFake();
   const telegram = await startTelegramFake();
   // One more router than asked: the outage phase needs one the service has never checked (its readiness
   // check is cached for a few seconds, so a recently used router is charged for and delivered later).
@@ -194,6 +217,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   const port = await freePort();
   const env = serviceEnv(db.url, port, {
     CONEKTA_API_BASE: conekta.url,
+    MERCADO_PAGO_API_BASE: mercadoPago.url,
     TELEGRAM_API_BASE: telegram.url,
     // Short timeouts so that failure paths settle within the drill; production logic otherwise.
     GATEWAY_TIMEOUT_MS: '800',
@@ -210,6 +234,9 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   try {
     await rig.start();
     rig.shops = await seedShops(env, sims, conekta);
+    // The service's PUBLIC_BASE_URL is plain http: its payments carry no notification_url, so Mercado Pago
+    // notifies the account's Webhooks URL (set here as an operator does in "Your integrations").
+    mercadoPago.setAccountWebhook(DRILL_MP_TOKEN, `${rig.url}/api/v1/webhook/mercado-pago`);
     log(`servicio pid ${rig.service.pid} en ${rig.url}; ${rig.shops.length} routers simulados; base ${db.name}`);
     const spare = rig.shops[rig.shops.length - 1];
     const shops = rig.shops.slice(0, -1);
@@ -419,15 +446,89 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       return { ok, detail: `duplicados ${dup1}/${dup2}, falsificados ${forgedPaid}/${forgedRefund}/${unsigned} (sigue ${still.estado}), reembolso real → ${estado}`, responses: statuses };
     });
 
+    await phase('mp-search-lag', async () => {
+      mercadoPago.setSearchLag(10 * 60_000);
+      try {
+        const res = await many(opts.purchases, 4, (i) => rig.buyMp(shops[i % shops.length], `500_approved~${randomUUID()}`));
+        const refs = res.map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
+        await sleep(1500);
+        const [open] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'en_revision'`, [refs]);
+        // The notices carry only data.id; the service fetches each payment to learn its external_reference.
+        let hooks = 0;
+        for (const ref of refs) for (const p of mercadoPago.paymentsFor(ref)) if ((await mercadoPago.sendWebhook(p.id)).status < 300) hooks++;
+        const end = Date.now() + opts.settleMs;
+        let delivered = 0;
+        while (Date.now() < end) {
+          [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
+          if (delivered === refs.length) break;
+          await sleep(250);
+        }
+        return { ok: delivered === refs.length && refs.length === opts.purchases, detail: `${refs.length} respuestas perdidas, ${open.n} en revisión con la búsqueda rezagada, ${hooks} avisos → ${delivered} entregadas`, responses: tally(res) };
+      } finally {
+        mercadoPago.setSearchLag(1500);
+      }
+    });
+
+    await phase('partial-refund', async () => {
+      const res = await rig.buy(shops[0]);
+      const ref = String(res.data?.referencia ?? '');
+      const [tx] = await rig.query<{ transaccion_id: string }>(`SELECT transaccion_id FROM transacciones WHERE referencia = $1`, [ref]);
+      if (!tx?.transaccion_id) return { ok: false, detail: 'sin compra', responses: tally([res]) };
+      const order = conekta.state.orders.get(tx.transaccion_id)!;
+      order.amount_refunded = 500;
+      conekta.setOrderStatus(order.id, 'partially_refunded');
+      const hook = await conekta.sendWebhook(`${rig.url}/api/v1/webhook/conekta`, 'order.partially_refunded', order.id);
+      const end = Date.now() + opts.settleMs;
+      let row = { estado: '', reembolsado_centavos: 0 };
+      while (Date.now() < end) {
+        [row] = await rig.query<{ estado: string; reembolsado_centavos: number }>(`SELECT estado, reembolsado_centavos FROM transacciones WHERE referencia = $1`, [ref]);
+        if (row.estado === 'reembolso_parcial') break;
+        await sleep(200);
+      }
+      const live = shops[0].sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length;
+      return { ok: row.estado === 'reembolso_parcial' && row.reembolsado_centavos === 500 && live === 1, detail: `aviso ${hook.status} → ${row.estado}, ${row.reembolsado_centavos} centavos devueltos, ${live} ficha activa`, responses: tally([res]) };
+    });
+
+    await phase('refund-race', async () => {
+      const target = spare;
+      // Warm: the router's readiness is checked (and cached a few seconds), so the next purchases are charged.
+      const warm = await rig.buy(target);
+      target.sim.hang(true);
+      void target.sim.refuse();
+      const res = await many(Math.max(2, Math.floor(opts.purchases / 2)), 2, () => rig.buy(target, randomUUID(), undefined, 30_000));
+      const refs = res.map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
+      const rows = await rig.query<{ referencia: string; transaccion_id: string | null; estado: string }>(`SELECT referencia, transaccion_id, estado FROM transacciones WHERE referencia = ANY($1)`, [refs]);
+      let refunded = 0;
+      for (const r of rows) {
+        if (!r.transaccion_id) continue;
+        conekta.setOrderStatus(r.transaccion_id, 'refunded');
+        if ((await conekta.sendWebhook(`${rig.url}/api/v1/webhook/conekta`, 'order.refunded', r.transaccion_id)).status < 300) refunded++;
+      }
+      // The router comes back while deliveries and removals race.
+      await sleep(300);
+      target.sim.hang(false);
+      await target.sim.accept();
+      const end = Date.now() + opts.settleMs;
+      let live = -1;
+      while (Date.now() < end) {
+        const [{ n }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado <> 'reembolsada'`, [refs]);
+        live = target.sim.state.users.rows.filter((u) => refs.some((ref) => u.comment === `pagos-hotspot tx=${ref}`)).length;
+        const [{ j }] = await rig.query<{ j: number }>(`SELECT count(*)::int AS j FROM outbox WHERE done_at IS NULL AND kind IN ('pagos.entregar', 'pagos.quitar_ficha')`);
+        if (n === 0 && live === 0 && j === 0) break;
+        await sleep(250);
+      }
+      return { ok: live === 0 && refunded > 0, detail: `${refunded} reembolsos en plena entrega, ${live} fichas vivas al final`, responses: tally([warm, ...res]) };
+    });
+
     await waitSettled(rig.query, opts.settleMs);
-    const invariant = await checkMoneyInvariant({ query: rig.query, conekta, routers: sims, clientPurchases: rig.clientPurchases });
+    const invariant = await checkMoneyInvariant({ query: rig.query, conekta, mercadoPago, routers: sims, clientPurchases: rig.clientPurchases });
     log(`invariante: ${invariant.ok ? 'ok' : `${invariant.violations.length} violaciones`}`);
     return { ok: invariant.ok && phases.every((p) => p.ok), phases, invariant, purchases: rig.purchases, serviceLog: rig.logLines() };
   } finally {
     await rig.stop();
     await pool.close();
     await db.drop().catch(() => undefined);
-    await Promise.all([conekta.close(), telegram.close(), ...sims.map((s) => s.close())]);
+    await Promise.all([conekta.close(), mercadoPago.close(), telegram.close(), ...sims.map((s) => s.close())]);
   }
 }
 

@@ -14,6 +14,7 @@
  * them to settle first (see `waitSettled`), and any left are violations of its deadline.
  */
 import type { ConektaFake } from '../sandbox/conekta.js';
+import type { MercadoPagoFake } from '../sandbox/mercadopago.js';
 import type { RouterSimulator } from '../sandbox/routeros/index.js';
 
 export type Query = <T = Record<string, unknown>>(text: string, params?: unknown[]) => Promise<T[]>;
@@ -32,6 +33,8 @@ export interface TxRow {
 export interface InvariantInput {
   query: Query;
   conekta: ConektaFake;
+  /** Mercado Pago's fake too (its payments count as charges like Conekta's orders). */
+  mercadoPago?: MercadoPagoFake;
   routers: RouterSimulator[];
   /** Client purchases: Idempotency-Key → references seen in its answers (optional; adds check 1b). */
   clientPurchases?: Map<string, Set<string>>;
@@ -67,17 +70,52 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
   const txs = await transactions(input.query);
   const byRef = new Map(txs.map((t) => [t.referencia, t]));
 
-  const orders = [...input.conekta.state.orders.values()];
+  // Both gateways' charges, in one shape: id, our reference, amount and refunded cents, final status.
+  interface Charge {
+    gateway: 'conekta' | 'mercado_pago';
+    id: string;
+    ref: string;
+    amount: number;
+    refunded: number;
+    paid: boolean;
+    fullyReturned: boolean;
+  }
   const refundsByOrder = new Map<string, number>();
   for (const r of input.conekta.state.refunds) refundsByOrder.set(r.orderId, (refundsByOrder.get(r.orderId) ?? 0) + r.amount);
-  // "Was paid at some point": refunds and chargebacks change the status of a paid order afterwards.
-  const wasPaid = (o: (typeof orders)[number]) => ['paid', 'refunded', 'partially_refunded', 'charged_back'].includes(String(o.payment_status));
-  const isRefunded = (o: (typeof orders)[number]) => o.payment_status === 'refunded' || o.payment_status === 'charged_back' || (refundsByOrder.get(o.id) ?? 0) >= o.amount;
-  const paidByRef = new Map<string, (typeof orders)[number][]>();
-  for (const o of orders) {
-    const ref = String(o.metadata?.referencia ?? '');
-    if (!wasPaid(o)) continue;
-    paidByRef.set(ref, [...(paidByRef.get(ref) ?? []), o]);
+  const charges: Charge[] = [];
+  for (const o of input.conekta.state.orders.values()) {
+    const st = String(o.payment_status);
+    const refunded = Math.max(Number(o.amount_refunded ?? 0), refundsByOrder.get(o.id) ?? 0);
+    charges.push({
+      gateway: 'conekta',
+      id: o.id,
+      ref: String(o.metadata?.referencia ?? ''),
+      amount: o.amount,
+      refunded,
+      // "Was paid at some point": refunds and chargebacks change the status of a paid order afterwards.
+      paid: ['paid', 'refunded', 'partially_refunded', 'charged_back', 'chargeback'].includes(st),
+      fullyReturned: st === 'refunded' || st === 'charged_back' || st === 'chargeback' || refunded >= o.amount,
+    });
+  }
+  for (const p of input.mercadoPago?.state.payments.values() ?? []) {
+    const amount = Math.round(p.transaction_amount * 100);
+    const refunded = Math.round(Number(p.transaction_amount_refunded ?? 0) * 100);
+    charges.push({
+      gateway: 'mercado_pago',
+      id: String(p.id),
+      ref: String(p.external_reference ?? ''),
+      amount,
+      refunded,
+      paid: ['approved', 'refunded', 'charged_back'].includes(p.status),
+      fullyReturned: p.status === 'refunded' || p.status === 'charged_back' || refunded >= amount,
+    });
+  }
+  const orders = charges;
+  const isRefunded = (c: Charge) => c.fullyReturned;
+  const paidByRef = new Map<string, Charge[]>();
+  for (const c of charges) {
+    if (!c.paid) continue;
+    paidByRef.set(c.ref, [...(paidByRef.get(c.ref) ?? []), c]);
   }
 
   const vouchers = new Map<string, { router: number; name: string; disabled: boolean }[]>();
@@ -119,7 +157,8 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
       if (tx.estado !== 'reembolsada') violations.push(`reembolso no reflejado: ${ref} reembolsada en la pasarela, transacción ${tx.estado}`);
       if (active(ref).length > 0) violations.push(`ficha activa tras reembolso: ${ref} (${active(ref).map((v) => v.name).join(', ')})`);
     } else {
-      if (tx.estado !== 'entregada') violations.push(`cobrada y no entregada ni reembolsada: ${ref} (transacción ${tx.estado})`);
+      if (order.refunded > order.amount) violations.push(`reembolso doble: ${ref} devolvió ${order.refunded} de ${order.amount}`);
+      if (tx.estado !== 'entregada' && tx.estado !== 'reembolso_parcial') violations.push(`cobrada y no entregada ni reembolsada: ${ref} (transacción ${tx.estado})`);
       else if (active(ref).length !== 1) violations.push(`entregada sin ficha en el router: ${ref} (${active(ref).length} fichas activas)`);
     }
   }
@@ -135,7 +174,8 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
   }
   for (const tx of txs) {
     if (OPEN_STATES.includes(tx.estado) && !paidByRef.has(tx.referencia)) open++;
-    if ((tx.estado === 'entregada' || tx.estado === 'reembolsada') && tx.pasarela === 'conekta' && !paidByRef.has(tx.referencia)) {
+    const checked = tx.pasarela === 'conekta' || (tx.pasarela === 'mercado_pago' && !!input.mercadoPago);
+    if (['entregada', 'reembolsada', 'reembolso_parcial'].includes(tx.estado) && checked && !paidByRef.has(tx.referencia)) {
       violations.push(`transacción ${tx.estado} sin cobro en la pasarela: ${tx.referencia}`);
     }
     if (tx.estado === 'rechazada' && paidByRef.has(tx.referencia) && !isRefunded(paidByRef.get(tx.referencia)![0])) {
@@ -160,8 +200,8 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
       transactions: txs.length,
       byEstado,
       ordersPaid: [...paidByRef.values()].reduce((n, l) => n + l.length, 0),
-      ordersRefunded: orders.filter((o) => wasPaid(o) && isRefunded(o)).length,
-      refunds: input.conekta.state.refunds.length,
+      ordersRefunded: orders.filter((o) => o.paid && isRefunded(o)).length,
+      refunds: input.conekta.state.refunds.length + (input.mercadoPago?.state.refunds.length ?? 0),
       vouchersActive,
       vouchersDisabled,
       open,

@@ -11,10 +11,11 @@ export async function runModelDrill(numRuns: number, seed: number | undefined, l
   const f = await startFakes();
   const t = await startPaymentsApp(f, { env: { GATEWAY_TIMEOUT_MS: '250', PAYMENT_NOT_FOUND_HORIZON_MS: '0', IDEMPOTENCY_WAIT_MS: '200' } });
   const base = await listen(t);
-  const shop = await createShop(t);
+  const shops = [];
+  for (let i = 0; i < 6; i++) shops.push(await createShop(t));
   const started = Date.now();
   try {
-    const r = await runModel({ t, f, shop, base }, { numRuns, seed, log });
+    const r = await runModel(shops.map((shop) => ({ t, f, shop, base })), { numRuns, seed, log });
     const [states] = await t.ctx.db.query<{ s: unknown }>(`SELECT json_object_agg(estado, n) AS s FROM (SELECT estado, count(*)::int AS n FROM transacciones GROUP BY estado) x`);
     process.stdout.write(`Modelo del dinero: invariante respetado en ${r.runs} corridas (semilla ${r.seed}, ${Math.round((Date.now() - started) / 1000)} s); estados ${JSON.stringify(states?.s ?? {})}\n`);
     return true;
@@ -23,7 +24,7 @@ export async function runModelDrill(numRuns: number, seed: number | undefined, l
     return false;
   } finally {
     await t.close();
-    await shop.sim.close();
+    for (const s of shops) await s.sim.close();
     await f.close();
   }
 }

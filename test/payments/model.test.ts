@@ -11,24 +11,25 @@ import { runModel } from './model.js';
 describe('money model (fast-check)', () => {
   let f: Fakes;
   let t: TestApp;
-  let shop: Shop;
+  let shops: Shop[];
   let base: string;
   before(async () => {
     f = await startFakes();
     t = await startPaymentsApp(f, { env: { GATEWAY_TIMEOUT_MS: '250', PAYMENT_NOT_FOUND_HORIZON_MS: '0', IDEMPOTENCY_WAIT_MS: '200' } });
     base = await listen(t);
-    shop = await createShop(t);
+    shops = [];
+    for (let i = 0; i < 6; i++) shops.push(await createShop(t));
   });
   after(async () => {
     await t.close();
-    await shop.sim.close();
+    for (const s of shops) await s.sim.close();
     await f.close();
   });
 
   it('random interleavings of charges, webhooks, deliveries, takeovers, faults and crashes keep the money invariant', { timeout: 110_000 }, async () => {
     const numRuns = Number(process.env.MODEL_RUNS ?? 200);
     const seed = process.env.MODEL_SEED ? Number(process.env.MODEL_SEED) : undefined;
-    const r = await runModel({ t, f, shop, base }, { numRuns, seed });
+    const r = await runModel(shops.map((shop) => ({ t, f, shop, base })), { numRuns, seed });
     console.log(`MODELO ${JSON.stringify(r)}`);
   });
 });

@@ -282,9 +282,12 @@ async function checkInvariant(rig: ModelRig, sc: Scenario, ref: string): Promise
 }
 
 /** Run the model `numRuns` times; the seed is printed on failure (and replays with `seed`). */
-export async function runModel(rig: ModelRig, opts: { numRuns: number; seed?: number; log?: (line: string) => void }): Promise<{ seed: number; runs: number }> {
+export async function runModel(rigs: ModelRig | ModelRig[], opts: { numRuns: number; seed?: number; log?: (line: string) => void }): Promise<{ seed: number; runs: number }> {
   const seed = opts.seed ?? (Date.now() ^ (process.pid << 8)) >>> 0;
   let runs = 0;
+  // Several shops (router keys) in turn: the purchase endpoint's own rate limit is per router key.
+  const all = Array.isArray(rigs) ? rigs : [rigs];
+  const rig = all[0];
   // The model's search index answers at once: a lagging one is covered by its own tests and drill phase.
   rig.f.mp.setSearchLag(0);
   try {
@@ -292,9 +295,9 @@ export async function runModel(rig: ModelRig, opts: { numRuns: number; seed?: nu
       fc.asyncProperty(scenarioArb, async (sc) => {
         runs++;
         if (opts.log && runs % 500 === 0) opts.log(`modelo: ${runs} corridas`);
-        await runScenario(rig, sc);
+        await runScenario(all[runs % all.length], sc);
       }),
-      { numRuns: opts.numRuns, seed, endOnFailure: true },
+      { numRuns: opts.numRuns, seed, endOnFailure: true, includeErrorInReport: true },
     );
   } catch (e) {
     throw new Error(`modelo falló con semilla ${seed} (repetir con MODEL_SEED=${seed}): ${(e as Error).message}`, { cause: e });
