@@ -90,6 +90,8 @@ export function serviceEnv(databaseUrl: string, port: number, extra: Record<stri
     PUBLIC_BASE_URL: `http://127.0.0.1:${port}`,
     // The simulated routers listen on loopback, which the default router networks refuse.
     ROUTER_ALLOWED_NETWORKS: '127.0.0.1/32',
+    // Drills settle within seconds: a charge the fake never recorded is declared unpaid after 3 s, not 6 h.
+    PAYMENT_NOT_FOUND_HORIZON_MS: '3000',
     ...extra,
   };
 }
