@@ -1,6 +1,7 @@
 /** Shared set-up of the payment tests: fake gateways, fake Telegram, router simulators, shops. */
 import { randomBytes } from 'node:crypto';
 import net from 'node:net';
+import { after, before } from 'node:test';
 import { eq } from 'drizzle-orm';
 import { startTestApp, type TestApp, type TestAppOptions } from '../helpers/app.js';
 import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js';
@@ -66,6 +67,27 @@ export interface Shop {
   pinProductId: number;
   adminToken: string;
   sim: RouterSimulator;
+}
+
+/** The fakes, the payments app and one shop, started in `before` and closed in `after` of the calling suite. */
+export interface PaymentsShop {
+  f: Fakes;
+  t: TestApp;
+  shop: Shop;
+}
+export function usePaymentsShop(): PaymentsShop {
+  const env = {} as PaymentsShop;
+  before(async () => {
+    env.f = await startFakes();
+    env.t = await startPaymentsApp(env.f);
+    env.shop = await createShop(env.t);
+  });
+  after(async () => {
+    await env.t.close();
+    await env.shop.sim.close();
+    await env.f.close();
+  });
+  return env;
 }
 
 /** A company (Conekta + MP + Telegram configured) with one router on a simulator and two products at 19.99. */

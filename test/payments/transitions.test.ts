@@ -3,12 +3,11 @@
  * against what money demands (written out here by hand, not derived from the table), and the guarded
  * UPDATE built from the table is run on real PostgreSQL for every pair, so the SQL and the table agree.
  */
-import { after, before, describe, it } from 'node:test';
+import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { sql } from 'drizzle-orm';
-import type { TestApp } from '../helpers/app.js';
 import { ESTADOS, TRANSITIONS, canMove, guardSql, type Estado, type RowFacts } from '../../src/modules/payments/transitions.js';
-import { createShop, startFakes, startPaymentsApp, type Fakes, type Shop } from './helpers.js';
+import { usePaymentsShop } from './helpers.js';
 
 /** The allowed moves, by hand: `from>to` (with the facts that make it allowed, when it needs them). */
 const ALLOWED: Record<string, (row: RowFacts, fresh: boolean) => boolean> = {
@@ -60,19 +59,7 @@ describe('purchase transitions table', () => {
   });
 
   describe('the guarded UPDATE built from the table, on PostgreSQL', () => {
-    let f: Fakes;
-    let t: TestApp;
-    let shop: Shop;
-    before(async () => {
-      f = await startFakes();
-      t = await startPaymentsApp(f);
-      shop = await createShop(t);
-    });
-    after(async () => {
-      await t.close();
-      await shop.sim.close();
-      await f.close();
-    });
+    const env = usePaymentsShop();
 
     it('matches the table for every state pair and every event', async () => {
       let n = 0;
@@ -82,13 +69,13 @@ describe('purchase transitions table', () => {
           const row = facts.row(from);
           for (const on of events) {
             const to = (TRANSITIONS.find((x) => x.on === on && x.from === from) ?? TRANSITIONS.find((x) => x.on === on)!).to;
-            const ins = await t.ctx.db.query<{ id: number }>(
+            const ins = await env.t.ctx.db.query<{ id: number }>(
               `INSERT INTO transacciones (referencia, estado, empresa_id, router_id, monto, monto_centavos, error_codigo, estado_hotspot, usuario_hotspot)
                VALUES ($1, $2, $3, $4, 19.99, 1999, $5, $6, $7) RETURNING id`,
-              [`tt-${n}`, from, shop.empresaId, shop.routerId, row.errorCodigo, row.estadoHotspot, `TT-${n++}`],
+              [`tt-${n}`, from, env.shop.empresaId, env.shop.routerId, row.errorCodigo, row.estadoHotspot, `TT-${n++}`],
             );
             const id = Number(ins[0].id);
-            const res = await t.ctx.db.orm.execute(
+            const res = await env.t.ctx.db.orm.execute(
               sql`UPDATE transacciones SET estado = ${to} WHERE id = ${id} AND ${guardSql(on, { lecturaFresca: facts.fresh })} RETURNING id`,
             );
             const moved = ((res as unknown as { rows: unknown[] }).rows ?? []).length === 1;
@@ -97,7 +84,7 @@ describe('purchase transitions table', () => {
             const byTable = TRANSITIONS.some((x) => x.on === on && x.from === from && (x.requires ?? []).every((c) => (c === 'sin_cobro' ? row.errorCodigo === 'sin_cobro' : c === 'lectura_fresca' ? facts.fresh : row.estadoHotspot !== 'active')));
             assert.equal(moved, byTable, `${on}: ${from} → ${to} (${facts.name})`);
             if (moved) assert.ok(expected, `${on}: ${from} → ${to} (${facts.name}) is not an allowed move`);
-            await t.ctx.db.query('DELETE FROM transacciones WHERE id = $1', [id]);
+            await env.t.ctx.db.query('DELETE FROM transacciones WHERE id = $1', [id]);
           }
         }
       }

@@ -15,7 +15,7 @@ import { createEmpresa, createRouter, createUser } from '../helpers/fixtures.js'
 import { testDbKind } from '../helpers/db.js';
 import { keyProbe, type KeyProbe } from '../tenants/helpers.js';
 import { transacciones } from '../../src/infra/db/schema.js';
-import { auth, createShop, mpBody, startFakes, startPaymentsApp, uniq, type Fakes, type Shop } from '../payments/helpers.js';
+import { auth, mpBody, uniq, usePaymentsShop } from '../payments/helpers.js';
 
 describe('sessions, metrics, body shape, CSV', () => {
   let t: TestApp;
@@ -83,49 +83,36 @@ describe('sessions, metrics, body shape, CSV', () => {
 });
 
 describe('payments: nested payer, estado-pago, gateway failures', () => {
-  let f: Fakes;
-  let t: TestApp;
-  let shop: Shop;
-
-  before(async () => {
-    f = await startFakes();
-    t = await startPaymentsApp(f);
-    shop = await createShop(t);
-  });
-  after(async () => {
-    await t.close();
-    await shop.sim.close();
-    await f.close();
-  });
+  const env = usePaymentsShop();
 
   it('a deeply nested payer with an Idempotency-Key is a 422, not a 500', async () => {
     // Serialised by hand: JSON.stringify itself would overflow on it.
     const depth = 20_000;
-    const body = JSON.stringify(mpBody(shop.productId)).replace(/}$/, `,"payer":${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)}}`);
-    const res = await t.request({
+    const body = JSON.stringify(mpBody(env.shop.productId)).replace(/}$/, `,"payer":${'{"a":'.repeat(depth)}{}${'}'.repeat(depth)}}`);
+    const res = await env.t.request({
       method: 'POST',
       url: '/api/v1/payments/pagar-mercado-pago',
-      headers: { ...auth(shop.apiKey), 'idempotency-key': `deep-${uniq()}`, 'content-type': 'application/json' },
+      headers: { ...auth(env.shop.apiKey), 'idempotency-key': `deep-${uniq()}`, 'content-type': 'application/json' },
       payload: body,
     });
     assert.equal(res.statusCode, 422, res.body.slice(0, 300));
   });
 
   it('estado-pago answers only for the asking router, never with the referencia; unknown ids are limited', async () => {
-    const res = await t.request({ method: 'POST', url: '/api/v1/payments/pagar-mercado-pago', headers: auth(shop.apiKey), payload: mpBody(shop.productId, `inproc_pending_review_manual~${uniq()}`) });
+    const res = await env.t.request({ method: 'POST', url: '/api/v1/payments/pagar-mercado-pago', headers: auth(env.shop.apiKey), payload: mpBody(env.shop.productId, `inproc_pending_review_manual~${uniq()}`) });
     assert.equal(res.statusCode, 202, res.body);
     const id = res.data.id_transaccion;
-    const mine = await t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${id}`, headers: auth(shop.apiKey) });
+    const mine = await env.t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${id}`, headers: auth(env.shop.apiKey) });
     assert.equal(mine.statusCode, 200, mine.body);
     assert.equal(mine.data.referencia, undefined);
     assert.ok(!mine.body.includes(res.data.referencia));
     // Another router of the same company (its key is public: it is in that router's login.html).
-    const other = await createRouter(t.ctx, shop.empresaId, { host: '10.0.0.1' });
-    const theirs = await t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${id}`, headers: auth(other.apiKey) });
+    const other = await createRouter(env.t.ctx, env.shop.empresaId, { host: '10.0.0.1' });
+    const theirs = await env.t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${id}`, headers: auth(other.apiKey) });
     assert.equal(theirs.statusCode, 404);
     // Walking ids: slowed down after a few unknown ones.
     const codes: number[] = [];
-    for (let i = 0; i < 14; i++) codes.push((await t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${900_000 + i}`, headers: auth(other.apiKey) })).statusCode);
+    for (let i = 0; i < 14; i++) codes.push((await env.t.request({ method: 'GET', url: `/api/v1/payments/estado-pago/${900_000 + i}`, headers: auth(other.apiKey) })).statusCode);
     assert.ok(codes.includes(429), `codes ${codes}`);
   });
 });
