@@ -49,6 +49,16 @@ function readBracketed(src: string, start: number, open: string, close: string):
   throw new ScriptSyntaxError(`falta '${close}'`);
 }
 
+/** `$[cmd]`, `$(cmd)` or `$name` at `i` (the same inside and outside a quoted string). */
+function readDollar(src: string, i: number): { part: Part; end: number } {
+  if (src[i + 1] === '[' || src[i + 1] === '(') {
+    const b = readBracketed(src, i + 1, src[i + 1], src[i + 1] === '[' ? ']' : ')');
+    return { part: { kind: 'cmd', text: b.text.trim() }, end: b.end };
+  }
+  const v = readVarName(src, i + 1);
+  return { part: { kind: 'var', name: v.name }, end: v.end };
+}
+
 function readVarName(src: string, i: number): { name: string; end: number } {
   const m = /^[A-Za-z0-9_-]+/.exec(src.slice(i));
   if (!m) throw new ScriptSyntaxError('nombre de variable esperado');
@@ -114,19 +124,9 @@ export function parseScript(src: string): Token[][] {
             throw new ScriptSyntaxError(`escape inválido \\${e}`);
           }
         } else if (d === '$') {
-          if (src[i + 1] === '[') {
-            const b = readBracketed(src, i + 1, '[', ']');
-            token.push({ kind: 'cmd', text: b.text.trim() });
-            i = b.end;
-          } else if (src[i + 1] === '(') {
-            const b = readBracketed(src, i + 1, '(', ')');
-            token.push({ kind: 'cmd', text: b.text.trim() });
-            i = b.end;
-          } else {
-            const v = readVarName(src, i + 1);
-            token.push({ kind: 'var', name: v.name });
-            i = v.end;
-          }
+          const x = readDollar(src, i);
+          token.push(x.part);
+          i = x.end;
         } else {
           lit(d);
           i++;
@@ -135,15 +135,9 @@ export function parseScript(src: string): Token[][] {
       if (!closed) throw new ScriptSyntaxError('cadena sin cerrar');
     } else if (c === '$') {
       token ??= [];
-      if (src[i + 1] === '[' || src[i + 1] === '(') {
-        const b = readBracketed(src, i + 1, src[i + 1], src[i + 1] === '[' ? ']' : ')');
-        token.push({ kind: 'cmd', text: b.text.trim() });
-        i = b.end;
-      } else {
-        const v = readVarName(src, i + 1);
-        token.push({ kind: 'var', name: v.name });
-        i = v.end;
-      }
+      const x = readDollar(src, i);
+      token.push(x.part);
+      i = x.end;
     } else if (c === '[') {
       token ??= [];
       const b = readBracketed(src, i, '[', ']');
