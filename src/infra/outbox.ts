@@ -367,6 +367,23 @@ export class Outbox {
   }
 
   /**
+   * Wait, bounded, while another worker holds the job's lease (it was claimed before `runNow` could), so a
+   * caller can report the run's outcome instead of a run still in flight. True when nobody holds it now.
+   */
+  async awaitIdle(jobId: number, timeoutMs: number): Promise<boolean> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const [row] = await this.db.query<{ busy: boolean }>(
+        `SELECT (done_at IS NULL AND locked_until IS NOT NULL AND locked_until > now()) AS busy FROM outbox WHERE id = $1`,
+        [jobId],
+      );
+      if (!row?.busy) return true;
+      if (Date.now() >= deadline) return false;
+      await new Promise((r) => setTimeout(r, 50));
+    }
+  }
+
+  /**
    * Run a job this process already holds (claimed, or inserted with `claimForMs`), with its lease kept,
    * its result recorded and failures retried as for any job. `handler` replaces the registered one for
    * this run (e.g. the purchase request, which already has the row the handler would read).

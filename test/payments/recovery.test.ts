@@ -5,6 +5,8 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { TestApp } from '../helpers/app.js';
+import { enqueue } from '../../src/infra/outbox.js';
+import { JOB } from '../../src/modules/payments/repository.js';
 import {
   auth,
   conektaBody,
@@ -267,6 +269,39 @@ describe('recovery', () => {
     const notRefundable = await t.request({ method: 'POST', url: `/api/v1/admin/mi-empresa/transacciones/${drow.id}/reembolso`, headers: { authorization: `Bearer ${shop.adminToken}` } });
     assert.equal(notRefundable.statusCode, 409);
     await other.sim.close();
+  });
+
+  it('admin refund while a worker already runs the refund job: the answer waits for that run, not "reintentando"', async () => {
+    // CI once answered `reintentando` here: the background worker, woken by the enqueue, claimed the job
+    // before the request's own runNow, which then found it leased and reported a run still in flight.
+    const res = await buy(shop, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId));
+    const row = await txByRef(t.ctx, res.data.referencia);
+    const jobId = await enqueue(t.ctx.db.orm, JOB.refund, { transaccionId: row.id, motivo: 'otro trabajador', origen: 'empresa' }, { dedupeKey: `reembolsar:${row.id}` });
+    assert.ok(jobId);
+    // Another worker holds the job's lease (claimed as Outbox.claim does).
+    const [held] = await t.ctx.db.query<{ id: string | number; kind: string; payload: Record<string, unknown>; attempts: number }>(
+      `UPDATE outbox SET locked_until = now() + interval '60 seconds', attempts = attempts + 1, lease_token = 'otro-trabajador'
+        WHERE id = $1 RETURNING id, kind, payload, attempts`,
+      [jobId],
+    );
+    const answer = t.request({
+      method: 'POST',
+      url: `/api/v1/admin/mi-empresa/transacciones/${row.id}/reembolso`,
+      headers: { authorization: `Bearer ${shop.adminToken}` },
+      payload: {},
+    });
+    // The request has enqueued (deduplicated onto the held job) once its audit row is committed; then the
+    // other worker runs the job.
+    await waitFor('solicitud registrada', async () => {
+      const rows = await t.ctx.db.query(`SELECT 1 FROM auditoria WHERE accion = 'transaccion.reembolso' AND recurso_id = $1`, [String(row.id)]);
+      return rows.length > 0;
+    });
+    await t.ctx.payments.outbox.runClaimed({ id: Number(held.id), kind: held.kind, payload: held.payload, attempts: held.attempts, leaseToken: 'otro-trabajador' });
+    const ok = await answer;
+    assert.equal(ok.statusCode, 202, ok.body);
+    assert.equal(ok.data.reembolso.estado, 'completado');
+    assert.equal(ok.data.transaccion.estado, 'reembolsada');
+    assert.equal(f.conekta.state.refunds.filter((r) => r.orderId === res.data.id_transaccion).length, 1, 'refunded once');
   });
 
   it('legacy webhook helpers: test-webhook describes the endpoint; transaccion/{ref} needs an admin of that company', async () => {

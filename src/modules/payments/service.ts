@@ -19,6 +19,9 @@ import { MONEY_KEPT, type Estado } from './transitions.js';
 import { registerWorkers } from './workers.js';
 import type { VoucherLengths } from './vouchers.js';
 
+/** How long an admin's refund answer waits for a run another worker already started (the gateway call is bounded by its timeout). */
+const REFUND_ANSWER_WAIT_MS = 20_000;
+
 export interface PaymentsDeps {
   config: Config;
   logger: Logger;
@@ -274,7 +277,14 @@ export class PaymentsService {
       return created;
     });
     const job = jobId ?? (await this.openRefundJob(id).catch(() => null));
-    if (job !== null) await this.outbox.runNow(job).catch((e: unknown) => this.deps.logger.warn({ err: e, transaccion: id }, 'reembolso: primer intento falló'));
+    if (job !== null) {
+      try {
+        // A worker woken by the enqueue may hold the job already: then wait for its run, not report it half-done.
+        if (!(await this.outbox.runNow(job))) await this.outbox.awaitIdle(job, REFUND_ANSWER_WAIT_MS);
+      } catch (e) {
+        this.deps.logger.warn({ err: e, transaccion: id }, 'reembolso: primer intento falló');
+      }
+    }
     try {
       return { tx: (await findById(this.deps.db.orm, id))!, job: await this.refundJobState(id, job) };
     } catch (e) {
@@ -299,14 +309,15 @@ export class PaymentsService {
       : [];
     const j = rows[0];
     const tx = await findById(this.deps.db.orm, transaccionId);
-    const estado: RefundJobState['estado'] = tx?.estado === 'reembolsada' ? 'completado' : !j ? 'pendiente' : j.dead_at ? 'fallido' : j.done_at ? 'completado' : j.attempts > 0 ? 'reintentando' : 'pendiente';
+    const estado: RefundJobState['estado'] =
+      tx?.estado === 'reembolsada' ? 'completado' : !j ? 'pendiente' : j.dead_at ? 'fallido' : j.done_at ? 'completado' : j.attempts > 0 && j.last_error ? 'reintentando' : 'pendiente';
     return { id: j ? Number(j.id) : null, estado, intentos: j?.attempts ?? 0, ultimo_error: estado === 'completado' ? null : (j?.last_error ?? tx?.errorDetalle ?? null) };
   }
 }
 
 export interface RefundJobState {
   id: number | null;
-  /** pendiente (not run yet) | reintentando (the gateway failed; retried with backoff) | completado | fallido (gave up: alerted) */
+  /** pendiente (not run yet, or running now) | reintentando (the gateway failed; retried with backoff) | completado | fallido (gave up: alerted) */
   estado: 'pendiente' | 'reintentando' | 'completado' | 'fallido';
   intentos: number;
   ultimo_error: string | null;
