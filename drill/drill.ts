@@ -14,6 +14,11 @@
  *                   (data.id only, to the account's Webhooks URL) settles them
  *   partial-refund  a partial refund at Conekta: reembolso_parcial, the voucher stays
  *   refund-race     refund webhooks racing deliveries to a router that is down: no voucher survives
+ *   db-cut-completion  the service's database connections are cut as Conekta answers the charge (so the cut
+ *                   lands before, during or after the purchase records and completes its Idempotency-Key);
+ *                   portals retry with the same key: one charge, the same referencia, one voucher
+ *   lease-takeover  a slow router while the database is cut for longer than the delivery lease: the worker
+ *                   that lost its lease stops, another takes the job over; exactly one voucher per purchase
  *
  * and ends with the money invariant (drill/invariant.ts) and the counts. Used by `npm run drill` (full)
  * and test/drill (short: fewer purchases, no PostgreSQL restart, no deadline refund).
@@ -34,6 +39,7 @@ import { startRouterSimulator, type RouterSimulator } from '../sandbox/routeros/
 import { createEmpresa, createRouter } from '../test/helpers/fixtures.js';
 import { createThrowawayDatabase, freePort, http, serviceEnv, sleep, startService, type ServiceProcess, type ThrowawayDatabase } from '../bench/harness.js';
 import { checkMoneyInvariant, waitSettled, type InvariantReport, type Query } from './invariant.js';
+import { startProxy, type CuttableProxy } from '../test/payments/helpers.js';
 
 export interface DrillOptions {
   /** Routers (each on its own simulator), purchases spread over them. */
@@ -214,8 +220,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
   // check is cached for a few seconds, so a recently used router is charged for and delivered later).
   const sims = await Promise.all(Array.from({ length: opts.routers + 1 }, () => startRouterSimulator({ version: '7', password: SIM_PASSWORD, profiles: [{ name: PROFILE }] })));
   const db = await createThrowawayDatabase('ph_drill');
+  // The service reaches PostgreSQL through a cuttable TCP proxy (compound phases cut only its connections).
+  const pgUrl = new URL(db.url);
+  const dbProxy: CuttableProxy = await startProxy(pgUrl.hostname, Number(pgUrl.port || 5432));
+  pgUrl.port = String(dbProxy.port);
   const port = await freePort();
-  const env = serviceEnv(db.url, port, {
+  const env = serviceEnv(pgUrl.toString(), port, {
     CONEKTA_API_BASE: conekta.url,
     MERCADO_PAGO_API_BASE: mercadoPago.url,
     TELEGRAM_API_BASE: telegram.url,
@@ -520,12 +530,90 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       return { ok: live === 0 && refunded > 0, detail: `${refunded} reembolsos en plena entrega, ${live} fichas vivas al final`, responses: tally([warm, ...res]) };
     });
 
+    await phase('db-cut-completion', async () => {
+      // Each charge's answer cuts the service's database a little later (0–45 ms), so the cut lands anywhere
+      // from before the charge is recorded to after the key's completion; the database is back 1 s later.
+      const k = Math.max(4, opts.purchases);
+      const ordersBefore = conekta.state.orders.size;
+      let restores: Promise<void>[] = [];
+      conekta.failNext(
+        ...Array.from({ length: k }, (_, i) => ({
+          create: 'paid',
+          onAnswer: () => {
+            setTimeout(() => void dbProxy.cut(), i * 5);
+            restores.push(sleep(1000 + i * 5).then(() => dbProxy.restore()));
+          },
+        })),
+      );
+      const first: Awaited<ReturnType<Rig['buy']>>[] = [];
+      for (let i = 0; i < k; i++) {
+        first.push(await rig.buy(shops[i % shops.length]));
+        await Promise.all(restores);
+        restores = [];
+      }
+      // Portals retry whatever was not a final answer with the same key and body (token included).
+      const retried = await Promise.all(
+        first.filter((r) => r.status !== 200).map((r, i) => rig.buy(shops[i % shops.length], r.key, `tok_test_visa_4242_${r.key}`, 45_000)),
+      );
+      const sameRef = retried.every((r) => {
+        const before = first.find((x) => x.key === r.key)!;
+        return !before.data?.referencia || r.data?.referencia === before.data.referencia;
+      });
+      const withRef = first.filter((r) => r.status !== 200 && r.status !== 0 && typeof r.data?.referencia === 'string').length;
+      const keys = first.map((r) => r.key);
+      await waitSettled(rig.query, opts.settleMs);
+      const refs = [...new Set(keys.flatMap((key) => [...(rig.clientPurchases.get(key) ?? [])]))];
+      const [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
+      const charges = conekta.state.orders.size - ordersBefore;
+      return {
+        ok: sameRef && refs.length === k && charges === k && delivered === k && retried.every((r) => r.status === 200 || r.status === 202),
+        detail: `${k} cobros con la base cortada al responder la pasarela (${first.filter((r) => r.status !== 200).length} sin respuesta final, ${withRef} de ellas con referencia), reintentos con la misma clave → misma referencia: ${sameRef ? 'sí' : 'NO'}; ${charges} cobros, ${delivered} entregadas`,
+        responses: tally([...first, ...retried]),
+      };
+    });
+
+    await phase('lease-takeover', async () => {
+      const target = shops[0];
+      const k = Math.max(2, Math.floor(opts.purchases / 2));
+      // The router answers slowly and is not warm: the request defers delivery to the worker, whose run
+      // takes several slow commands.
+      const addsBefore = target.sim.received('/ip/hotspot/user/add').length;
+      target.sim.slow(500);
+      const inflight = many(k, k, () => rig.buy(target, randomUUID(), undefined, 30_000));
+      // While a delivery is talking to the slow router, the database goes away for longer than the lease
+      // (6 s): the heartbeat cannot renew, the lease is lost, and the job is claimed again afterwards.
+      const t0 = Date.now();
+      while (target.sim.received('/ip/hotspot/user/add').length === addsBefore && Date.now() - t0 < 20_000) await sleep(5);
+      await dbProxy.cut();
+      await sleep(8000);
+      await dbProxy.restore();
+      target.sim.slow(0);
+      const res = await inflight;
+      const refs = res.map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
+      const retried = await Promise.all(res.filter((r) => r.status !== 200).map((r) => rig.buy(target, r.key, `tok_test_visa_4242_${r.key}`, 45_000)));
+      for (const r of retried) if (typeof r.data?.referencia === 'string' && !refs.includes(r.data.referencia)) refs.push(r.data.referencia);
+      await waitSettled(rig.query, opts.settleMs);
+      const perRef = refs.map((ref) => target.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length);
+      const [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
+      // A delivery job claimed more than once was taken over after its lease ran out.
+      const [{ n: takeovers }] = await rig.query<{ n: number }>(
+        `SELECT count(*)::int AS n FROM outbox o JOIN transacciones t ON o.dedupe_key = 'entregar:' || t.id WHERE t.referencia = ANY($1) AND o.attempts > 1`,
+        [refs],
+      );
+      return {
+        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0,
+        detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas`,
+        responses: tally([...res, ...retried]),
+      };
+    });
+
     await waitSettled(rig.query, opts.settleMs);
     const invariant = await checkMoneyInvariant({ query: rig.query, conekta, mercadoPago, routers: sims, clientPurchases: rig.clientPurchases });
     log(`invariante: ${invariant.ok ? 'ok' : `${invariant.violations.length} violaciones`}`);
     return { ok: invariant.ok && phases.every((p) => p.ok), phases, invariant, purchases: rig.purchases, serviceLog: rig.logLines() };
   } finally {
     await rig.stop();
+    await dbProxy.close();
     await pool.close();
     await db.drop().catch(() => undefined);
     await Promise.all([conekta.close(), mercadoPago.close(), telegram.close(), ...sims.map((s) => s.close())]);

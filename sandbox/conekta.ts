@@ -55,6 +55,8 @@ export interface ConektaScript {
   create?: string;
   /** Raw (non-JSON) body. */
   raw?: string;
+  /** Called right after the answer is written: a drill's fault injection point (e.g. cut the database). */
+  onAnswer?: () => void;
 }
 
 export interface ConektaFake {
@@ -160,6 +162,12 @@ export async function startConektaFake(): Promise<ConektaFake> {
   };
 
   const applyScript = (res: ServerResponse, s: ConektaScript, after?: () => unknown): boolean => {
+    if (s.onAnswer) {
+      const { onAnswer, ...rest } = s;
+      const answered = applyScript(res, rest, after);
+      onAnswer();
+      return answered;
+    }
     if (s.hang) return true;
     if (s.raw !== undefined) {
       res.writeHead(s.status ?? 200, { 'content-type': 'text/html' });
