@@ -104,6 +104,8 @@ export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalW
     await t.app.listen({ host: '127.0.0.1', port: 0 });
     const address = t.app.server.address();
     const apiUrl = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}`;
+    // Kits need PUBLIC_BASE_URL; the port is known only now (the portal kit reads it per request).
+    t.ctx.config.publicBaseUrl = apiUrl;
 
     // The company, its router (pointing at the simulator) and its admin; products through the API.
     const empresa = await createEmpresa(t.ctx, {

@@ -88,9 +88,12 @@ describe('captive portal in Chromium: buying a plan', { skip: skip ?? false }, (
       // The device comes back later with a new (randomised) MAC: the page reconnects it with the saved voucher.
       w.sim.state.active.rows = [];
       const newMac = '06:AA:BB:CC:DD:99';
-      await page.goto(w.web.pageUrl({ mac: newMac, ip: '10.5.50.22' }));
+      // …and its original destination, as the router passes it, is a javascript: URL: never made a link.
+      await page.goto(w.web.pageUrl({ mac: newMac, ip: '10.5.50.22', dst: 'javascript:alert(document.domain)' }));
       await page.locator('#ficha').waitFor({ state: 'visible', timeout: 60_000 });
       assert.match(String(await page.locator('#ficha-mensaje').textContent()), new RegExp(`Se reconectó con su ficha ${usuario}`));
+      assert.equal(await page.locator('#continuar').isVisible(), false, 'no "continue" link to a javascript: URL');
+      assert.doesNotMatch(String(await page.locator('#continuar').getAttribute('href')), /^javascript:/i);
       await w.shot(page, 'compra', 'reconexion');
       const again = w.sim.state.active.rows.find((s) => s['mac-address'] === newMac);
       assert.ok(again, 'the router shows the device online again');

@@ -153,15 +153,31 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
     assert.equal(withKey.statusCode, 401);
   });
 
-  it('uses the address the request came to when PUBLIC_BASE_URL is not set', async () => {
+  it('without PUBLIC_BASE_URL: 409 that says so, never the Host header, and the router keeps its key', async () => {
     const t2 = await startTestApp();
     try {
       const b = await createTenant(t2);
-      const res = await t2.request({ method: 'GET', url: kitUrl(b.router.id), headers: { ...bearer(b.token), host: 'api.wifi.example.mx:8443' } });
+      const res = await t2.request({ method: 'GET', url: kitUrl(b.router.id), headers: { ...bearer(b.token), host: 'evil.example.com' } });
+      assert.equal(res.statusCode, 409, res.body);
+      assert.equal(res.data.code, 'public_base_url_required');
+      assert.match(res.data.detail, /PUBLIC_BASE_URL/);
+      const still = await t2.request({ method: 'GET', url: '/api/v1/config/public', headers: bearer(b.router.apiKey) });
+      assert.equal(still.statusCode, 200, 'the router key was not revoked');
+    } finally {
+      await t2.close();
+    }
+  });
+
+  it('PUBLIC_BASE_URL with a port: the kit and its walled garden use it', async () => {
+    const t2 = await startTestApp({ env: { PUBLIC_BASE_URL: 'https://api.wifi.example.mx:8443' } });
+    try {
+      const b = await createTenant(t2);
+      const res = await t2.request({ method: 'GET', url: kitUrl(b.router.id), headers: { ...bearer(b.token), host: 'evil.example.com' } });
       assert.equal(res.statusCode, 200, res.body);
       const files = unzip(res.rawPayload);
-      assert.equal(embeddedConfig(files).apiBase, 'http://api.wifi.example.mx:8443');
+      assert.equal(embeddedConfig(files).apiBase, 'https://api.wifi.example.mx:8443');
       assert.match(files['README.txt'], /puerto 8443/);
+      assert.ok(!JSON.stringify(files).includes('evil.example.com'));
     } finally {
       await t2.close();
     }

@@ -61,25 +61,27 @@ export async function issuePortalKit(
       },
       tx,
     );
+    // The zip is built before this transaction commits: if building fails, no key was revoked.
+    const files = buildPortalFiles({
+      apiBase: opts.apiBase,
+      apiKey: key.apiKey,
+      keyId: key.keyId,
+      routerId,
+      routerNombre: router.nombre,
+      empresaNombre: empresa.nombre,
+      gateway: opts.gateway,
+      conektaJsUrl: ctx.config.portalConektaJsUrl,
+      mercadoPagoJsUrl: ctx.config.portalMercadoPagoJsUrl,
+      generatedAt: now,
+    });
+    const zip = buildKitZip(files, now);
     await announce(ctx, topics, tx);
-    return { router, empresa, key, revoked: revoked.map((r) => r.keyId), now };
+    return { key, revoked: revoked.map((r) => r.keyId), zip };
   });
   await announce(ctx, topics);
 
-  const files = buildPortalFiles({
-    apiBase: opts.apiBase,
-    apiKey: issued.key.apiKey,
-    keyId: issued.key.keyId,
-    routerId,
-    routerNombre: issued.router.nombre,
-    empresaNombre: issued.empresa.nombre,
-    gateway: opts.gateway,
-    conektaJsUrl: ctx.config.portalConektaJsUrl,
-    mercadoPagoJsUrl: ctx.config.portalMercadoPagoJsUrl,
-    generatedAt: issued.now,
-  });
   return {
-    zip: buildKitZip(files, issued.now),
+    zip: issued.zip,
     filename: `portal-${routerId}.zip`,
     keyId: issued.key.keyId,
     revoked: issued.revoked,

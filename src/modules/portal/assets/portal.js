@@ -58,8 +58,12 @@
     return h.slice(0, 8) + '-' + h.slice(8, 12) + '-' + h.slice(12, 16) + '-' + h.slice(16, 20) + '-' + h.slice(20);
   }
 
+  // The page the person first asked for, as the router passed it: used as a link, so only http(s)
+  // (a javascript: URL would run on this page, whose storage holds the saved voucher).
   function linkOrig() {
-    try { return decodeURIComponent(HS.linkOrigEsc || ''); } catch (e) { return ''; }
+    var url;
+    try { url = decodeURIComponent(HS.linkOrigEsc || ''); } catch (e) { return ''; }
+    return /^https?:\/\//i.test(url) ? url : '';
   }
 
   // ---------------------------------------------------------------- API
