@@ -93,7 +93,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(after.data.empresa.nombre, 'Nombre Público');
   });
 
-  it('dashboard: money counts only approved/paid transactions of both gateways', async () => {
+  it('dashboard: money counts only approved/paid transactions of both gateways (a partial refund for what it kept)', async () => {
     const base = { empresaId: a.empresa.id, routerId: a.router.id, moneda: 'MXN' };
     await t.ctx.db.orm.insert(transacciones).values([
       { ...base, transaccionId: 'ord_1', monto: '10.50', estadoPago: 'paid' },
@@ -106,11 +106,23 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     // With the payments state machine, an approved charge later refunded is not money received.
     if (await transactionsHaveEstado(t.ctx)) {
       await t.ctx.db.query(`INSERT INTO transacciones (empresa_id, router_id, transaccion_id, monto, estado_pago, estado) VALUES ($1, $2, 'mp_ref', 77.00, 'approved', 'reembolsada')`, [a.empresa.id, a.router.id]);
+      // A partial refund keeps the sale: it counts as paid, for what was not given back (40.00 − 10.00).
+      await t.ctx.db.query(
+        `INSERT INTO transacciones (empresa_id, router_id, transaccion_id, monto, estado_pago, estado, reembolsado_centavos) VALUES ($1, $2, 'ord_parcial', 40.00, 'partially_refunded', 'reembolso_parcial', 1000)`,
+        [a.empresa.id, a.router.id],
+      );
     }
+    const modern = await transactionsHaveEstado(t.ctx);
     const res = await req(a.token, 'GET', '/api/v1/admin/mi-empresa/dashboard');
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.data.empresa, { nombre: 'Nombre Público', activa: true });
-    assert.deepEqual(res.data.estadisticas, { total_transacciones: (await transactionsHaveEstado(t.ctx)) ? 6 : 5, ingresos_totales: 30.75, transacciones_pagadas: 2, transacciones_pendientes: 1, total_routers: 1 });
+    assert.deepEqual(res.data.estadisticas, {
+      total_transacciones: modern ? 7 : 5,
+      ingresos_totales: modern ? 60.75 : 30.75,
+      transacciones_pagadas: modern ? 3 : 2,
+      transacciones_pendientes: 1,
+      total_routers: 1,
+    });
     assert.equal(res.data.transacciones_recientes.length, 5);
     assert.deepEqual(Object.keys(res.data.transacciones_recientes[0]), ['id', 'transaccion_id', 'monto', 'estado', 'fecha']);
     assert.ok(res.data.transacciones_recientes.every((r: { transaccion_id: string }) => r.transaccion_id !== 'b_1'));

@@ -16,7 +16,7 @@ import { TelegramError, escapeHtml } from '../notifications/telegram.js';
 import { type EmpresaRow, interpret, loadEmpresa, masked, updateSettings } from './settings.js';
 import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from '../tenants/router-settings.js';
 import { isValidHost, rejectNulls } from './validation.js';
-import { DATE_PATTERN, checkFilters, listTransactions, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
+import { DATE_PATTERN, checkFilters, listTransactions, netAmountSql, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
 
@@ -267,7 +267,7 @@ export default async function companyRoutes(app: App) {
       const paid = paidPredicate(withEstado);
       const [stats] = await ctx.db.query<{ total: number; ingresos: string; pagadas: number; pendientes: number }>(
         `SELECT count(*)::int AS total,
-                coalesce(sum(t.monto) FILTER (WHERE ${paid}), 0)::text AS ingresos,
+                coalesce(sum(${netAmountSql(withEstado)}) FILTER (WHERE ${paid}), 0)::text AS ingresos,
                 (count(*) FILTER (WHERE ${paid}))::int AS pagadas,
                 (count(*) FILTER (WHERE t.estado_pago IN ('pending', 'in_process') AND NOT ${paid}))::int AS pendientes
            FROM transacciones t WHERE t.empresa_id = $1`,

@@ -38,8 +38,14 @@ export function transactionsHaveEstado(ctx: AppContext): Promise<boolean> {
 export function paidPredicate(withEstado: boolean, alias = 't'): string {
   const legacy = `${alias}.estado_pago IN ('paid', 'approved')`;
   if (!withEstado) return `(${legacy})`;
-  // Both must agree: the gateway said paid/approved and the sale was not refunded or rejected since.
-  return `(${legacy} AND ${alias}.estado IN ('cobrada', 'entregada'))`;
+  // Both must agree: the gateway said paid/approved and the sale was not refunded or rejected since. A
+  // partial refund keeps the sale (and its voucher): it counts, for what was not given back (netAmountSql).
+  return `(${alias}.estado_pago IN ('paid', 'approved', 'partially_refunded') AND ${alias}.estado IN ('cobrada', 'entregada', 'reembolso_parcial'))`;
+}
+
+/** SQL for the money a sale kept: its amount less what a partial refund gave back (legacy rows: the amount). */
+export function netAmountSql(withEstado: boolean, alias = 't'): string {
+  return withEstado ? `(${alias}.monto - coalesce(${alias}.reembolsado_centavos, 0) / 100.0)` : `${alias}.monto`;
 }
 
 const DATE_ONLY = /^\d{4}-\d{2}-\d{2}$/;
