@@ -156,12 +156,16 @@ describe('money under compound faults (issue 11): defects 6–10', { skip: testD
       } finally {
         hotspot.createVoucher = create;
       }
-      assert.equal(res.statusCode, 200, res.body);
-      const r = await row(res.data.referencia);
-      assert.equal(ourVouchers(r).length, 0, 'the worker without its lease created nothing');
-      assert.equal(calls, 1, 'and did not call the router again');
-      release();
-      await otherRun;
+      try {
+        assert.equal(res.statusCode, 200, res.body);
+        const r = await row(res.data.referencia);
+        assert.equal(ourVouchers(r).length, 0, 'the worker without its lease created nothing');
+        assert.equal(calls, 1, 'and did not call the router again');
+      } finally {
+        // Released whatever the assertions said, so a failure does not hang the file's clean-up.
+        release();
+        await otherRun;
+      }
       const done = await row(res.data.referencia);
       assert.equal(done.estado, 'entregada');
       assert.equal(ourVouchers(done).length, 1, 'one voucher, by the worker holding the lease');

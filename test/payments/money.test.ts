@@ -95,6 +95,29 @@ describe('money under compound faults (issue 11): defects 1–5', { skip: testDb
     });
   });
 
+  describe('found by the long model run (seed 987364272): a refund read must not be lost to a concurrent stale approval', () => {
+    it('the refund read meets a row a stale approval moved to cobrada meanwhile: applied to the row as it is now, refunded, no voucher', async () => {
+      env.f.conekta.failNext({ status: 500, create: 'paid' });
+      const res = await buy(conektaBody(env.shop.productId));
+      assert.equal(res.data.estado, 'en_revision', res.body);
+      const before = await txByRef(env.t.ctx, res.data.referencia);
+      const [order] = env.f.conekta.ordersFor(res.data.referencia);
+      const staleApproved = orderToPayment(order as unknown as Record<string, unknown>);
+      env.f.conekta.setOrderStatus(order.id, 'refunded');
+      const refunded = orderToPayment(env.f.conekta.state.orders.get(order.id) as unknown as Record<string, unknown>);
+      assert.equal(refunded.status, 'refunded');
+      // A worker read the row (en_revision) and then the gateway (refunded); before it writes, a stale
+      // actor commits its old "approved": the row is cobrada now and its delivery is queued.
+      assert.equal(await settle(env.t.ctx.payments, before, staleApproved), 'charged');
+      const effect = await settle(env.t.ctx.payments, before, refunded);
+      assert.equal(effect, 'refunded', 'what the gateway said is applied to the row as it is now, not dropped');
+      await env.t.ctx.payments.outbox.drain();
+      const row = await txByRef(env.t.ctx, res.data.referencia);
+      assert.equal(row.estado, 'reembolsada');
+      assert.equal(routerUsers(env.shop.sim, row.usuarioHotspot ?? '').length, 0, 'no voucher on the router');
+    });
+  });
+
   describe('defect 3: a Conekta lost answer is looked up the way the real API supports', () => {
     it('Conekta answer lost after the charge: the paid order is found by the created_at window and our metadata, delivered, never sin_cobro', async () => {
       env.f.conekta.failNext({ status: 500, create: 'paid' });

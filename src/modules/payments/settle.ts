@@ -11,7 +11,7 @@ import { isUniqueViolation } from '../../infra/errors.js';
 import { paymentStatusMessage } from './gateways/conekta-tables.js';
 import { statusDetailMessage } from './gateways/mercadopago-tables.js';
 import type { GatewayPayment } from './gateways/types.js';
-import { NOW, markCharged, markDeclined, markPartiallyRefunded, markPending, markRefunded, rowToTransaccion, type Transaccion } from './repository.js';
+import { NOW, findById, markCharged, markDeclined, markPartiallyRefunded, markPending, markRefunded, rowToTransaccion, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { MONEY_KEPT, OPEN, transitionFor } from './transitions.js';
 import { generateVoucher, type TipoUsuario } from './vouchers.js';
@@ -32,7 +32,25 @@ function mismatch(tx: Transaccion, p: GatewayPayment): string | null {
   return null;
 }
 
+/**
+ * Apply `p` to the purchase. `tx` may be stale: when the guarded write found the row in another state
+ * (another actor moved it meanwhile, e.g. a stale "approved" made it `cobrada` while this read says
+ * "refunded"), the read is applied again to the row as it is now, so that what the gateway said is never
+ * lost; the guards keep every retry a no-op where the table forbids it.
+ */
 export async function settle(svc: PaymentsService, tx: Transaccion, p: GatewayPayment, pollAttempt = 1): Promise<SettleEffect> {
+  let row = tx;
+  for (let round = 0; round < 3; round++) {
+    const effect = await settleRow(svc, row, p, pollAttempt);
+    if (effect !== 'none') return effect;
+    const now = await findById(svc.deps.db.orm, row.id);
+    if (!now || (now.estado === row.estado && now.errorCodigo === row.errorCodigo)) return effect;
+    row = now;
+  }
+  return 'none';
+}
+
+async function settleRow(svc: PaymentsService, tx: Transaccion, p: GatewayPayment, pollAttempt: number): Promise<SettleEffect> {
   if (!paymentMatches(tx, p)) {
     svc.deps.logger.warn({ transaccion: tx.id, pago: p.id }, 'el pago de la pasarela no corresponde a la transacción');
     return 'none';
