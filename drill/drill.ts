@@ -552,8 +552,12 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
         restores = [];
       }
       // Portals retry whatever was not a final answer with the same key and body (token included).
+      // (Each to the router it was first made on: the index is the original purchase's.)
       const retried = await Promise.all(
-        first.filter((r) => r.status !== 200).map((r, i) => rig.buy(shops[i % shops.length], r.key, `tok_test_visa_4242_${r.key}`, 45_000)),
+        first
+          .map((r, i) => ({ r, i }))
+          .filter(({ r }) => r.status !== 200)
+          .map(({ r, i }) => rig.buy(shops[i % shops.length], r.key, `tok_test_visa_4242_${r.key}`, 45_000)),
       );
       const sameRef = retried.every((r) => {
         const before = first.find((x) => x.key === r.key)!;
