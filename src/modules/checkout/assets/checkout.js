@@ -28,7 +28,7 @@
     document.getElementById('contrasena-t').hidden = pin;
     document.getElementById('referencia').textContent = body.referencia || '';
     var auto = body.auto_conexion || body.autoConexion || null;
-    document.getElementById('conexion').textContent = auto && auto.conectado
+    document.getElementById('conexion').textContent = auto && (auto.conectado === true || auto.estado === 'conectado')
       ? 'Tu dispositivo ya está conectado. ¡Disfruta tu Internet!'
       : 'Para conectarte, vuelve a la página del WiFi: tu ficha se usará automáticamente, o escríbela.';
     document.getElementById('listo').hidden = false;
