@@ -106,6 +106,13 @@ export interface Config {
   /** Gateway tokenizer scripts the captive-portal kit loads (the sandbox's in the demo and tests). */
   portalConektaJsUrl: string;
   portalMercadoPagoJsUrl: string;
+  /** Checkout page (issue 13): the gateways' own card-field scripts (the sandbox's stand-ins in the demo and tests). */
+  checkoutMercadoPagoJsUrl: string;
+  checkoutConektaJsUrl: string;
+  /** Minutes a checkout session (`/pagar/{sesion}`) stays usable. */
+  checkoutSessionMinutes: number;
+  /** NODE_ENV=production: PUBLIC_BASE_URL must be https. */
+  production: boolean;
 }
 
 const REQUIRED = [
@@ -177,6 +184,9 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'HOTSPOT_MAX_FAILURES_PER_CLIENT', required: false, default: '5', doc: 'Failed voucher checks (auto-reconnect, profile-info) per router and device per window' },
   { name: 'HOTSPOT_MAX_FAILURES_PER_IP', required: false, default: '50', doc: 'Failed voucher checks per router and client IP per window' },
   { name: 'HOTSPOT_FAILURE_WINDOW_SECONDS', required: false, default: '900', doc: 'Window of the voucher-check failure limits, in seconds' },
+  { name: 'CHECKOUT_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Checkout page: Mercado Pago SDK JS v2 (Card Payment Brick); its origin is allowed by the page CSP' },
+  { name: 'CHECKOUT_CONEKTA_JS_URL', required: false, default: 'https://pay.conekta.com/v1.0/js/conekta-checkout.min.js', doc: 'Checkout page: Conekta Tokenizer component script; its origin is allowed by the page CSP' },
+  { name: 'CHECKOUT_SESSION_MINUTES', required: false, default: '15', doc: 'Minutes a checkout session (/pagar/{sesion}) stays usable' },
   { name: 'PORTAL_CONEKTA_JS_URL', required: false, default: 'https://cdn.conekta.io/js/latest/conekta.js', doc: 'Conekta.js URL written into captive-portal kits' },
   { name: 'PORTAL_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Mercado Pago SDK URL written into captive-portal kits' },
 ];
@@ -297,7 +307,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hotspotFailureWindowSeconds: int('HOTSPOT_FAILURE_WINDOW_SECONDS', 1, 86_400),
     portalConektaJsUrl: get('PORTAL_CONEKTA_JS_URL'),
     portalMercadoPagoJsUrl: get('PORTAL_MERCADO_PAGO_JS_URL'),
+    checkoutMercadoPagoJsUrl: get('CHECKOUT_MERCADO_PAGO_JS_URL'),
+    checkoutConektaJsUrl: get('CHECKOUT_CONEKTA_JS_URL'),
+    checkoutSessionMinutes: int('CHECKOUT_SESSION_MINUTES', 1, 120),
+    production: (env.NODE_ENV ?? '').trim() === 'production',
   };
+  const publicProblem = publicBaseUrlProblem(config.publicBaseUrl, config.production);
+  if (publicProblem) problems.push(publicProblem);
   if (config.encryptionKeyMercadoPago) {
     try {
       new Fernet(config.encryptionKeyMercadoPago);
@@ -307,12 +323,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(config.logLevel)) problems.push(`LOG_LEVEL debe ser uno de ${levels.join(', ')}`);
-  for (const name of ['PORTAL_CONEKTA_JS_URL', 'PORTAL_MERCADO_PAGO_JS_URL']) {
+  for (const name of ['PORTAL_CONEKTA_JS_URL', 'PORTAL_MERCADO_PAGO_JS_URL', 'CHECKOUT_MERCADO_PAGO_JS_URL', 'CHECKOUT_CONEKTA_JS_URL']) {
     if (!/^https?:\/\/[^\s"'<>]+$/.test(get(name))) problems.push(`${name} debe ser una URL http(s)`);
   }
   if (config.debug && config.logLevel === 'info') config.logLevel = 'debug';
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * PUBLIC_BASE_URL: empty is allowed (legacy .env files; checkout and kits are then disabled). Otherwise an
+ * http(s) origin (optionally with a path); in production only https, except http://localhost and
+ * http://127.0.0.1, which browsers treat as secure contexts (demo, tests). The checkout page collects card
+ * data through the gateways' fields, which they only allow on HTTPS pages.
+ */
+export function publicBaseUrlProblem(raw: string, production: boolean): string | null {
+  if (raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `PUBLIC_BASE_URL debe ser una URL http(s) (recibido: ${JSON.stringify(raw)})`;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+    return `PUBLIC_BASE_URL debe ser una URL http(s) sin usuario, consulta ni fragmento (recibido: ${JSON.stringify(raw)})`;
+  }
+  const local = url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1');
+  if (production && url.protocol !== 'https:' && !local) {
+    return `PUBLIC_BASE_URL debe ser https cuando NODE_ENV=production (la página de pago recibe datos de tarjeta; recibido: ${JSON.stringify(raw)})`;
+  }
+  return null;
 }
 
 function allowedNetworks(raw: string, problems: string[]): string[] | null {
