@@ -4,7 +4,7 @@
 // Packages that read files next to their own code (native addons, wasm, static assets, fonts) or start
 // worker threads stay external and are loaded from node_modules at run time.
 import { build } from 'esbuild';
-import { cpSync, mkdirSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
+import { cpSync, mkdirSync, readdirSync, rmSync, writeFileSync, existsSync, readFileSync } from 'node:fs';
 import { spawnSync } from 'node:child_process';
 import { dirname, join, relative, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -45,8 +45,17 @@ const result = await build({
   logLevel: 'warning',
 });
 writeFileSync(join(OUT, 'meta.json'), JSON.stringify(result.metafile));
-// Files the code reads at run time, relative to its own module (see portal/kit.ts).
-cpSync(join(ROOT, 'src/modules/portal/assets'), join(OUT, 'assets'), { recursive: true });
+// Files the code reads at run time, relative to its own module (portal/kit.ts, checkout/routes.ts): in the
+// bundle every module is dist/server.js, so each module's assets/ lands in dist/assets (names must not collide).
+const ASSET_DIRS = ['src/modules/portal/assets', 'src/modules/checkout/assets'];
+const seen = new Map();
+for (const dir of ASSET_DIRS) {
+  for (const name of readdirSync(join(ROOT, dir))) {
+    if (seen.has(name)) throw new Error(`${dir}/${name} choca con ${seen.get(name)}/${name} en dist/assets`);
+    seen.set(name, dir);
+  }
+  cpSync(join(ROOT, dir), join(OUT, 'assets'), { recursive: true });
+}
 
 const pkg = JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8'));
 if (PANEL && pkg.scripts?.['build:panel'] && existsSync(join(ROOT, 'web'))) {
