@@ -44,7 +44,8 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
 
     const files = unzip(res.rawPayload);
     const names = Object.keys(files).sort();
-    assert.equal(names.length, 4, names.join());
+    assert.equal(names.length, 5, names.join());
+    assert.ok(names.includes('pagos-hotspot.rsc'), 'the RouterOS script of the walled garden (issue 13)');
     const js = names.find((n) => /^portal-[0-9a-f]{12}\.js$/.test(n));
     const css = names.find((n) => /^portal-[0-9a-f]{12}\.css$/.test(n));
     assert.ok(js && css, names.join());
@@ -236,5 +237,16 @@ describe('captive-portal kit contents', () => {
     const html = files['login.html'];
     assert.ok(!html.includes('$(identity)'));
     assert.equal(embeddedConfig(files).apiBase, 'https://pagos.example.com/$(identity)');
+  });
+});
+
+describe('kit RouterOS script (issue 13)', () => {
+  it('adds our host and the gateways by name and by resolved address, and blocks QUIC', async () => {
+    const { kitRouterScript } = await import('../../src/modules/portal/kit.js');
+    const rsc = kitRouterScript({ apiBase: 'https://pagos.example.com', gateway: 'auto', conektaJsUrl: 'https://cdn.conekta.io/js/latest/conekta.js', mercadoPagoJsUrl: 'https://sdk.mercadopago.com/js/v2' });
+    for (const h of ['pagos.example.com', 'pay.conekta.com', 'api.conekta.io', 'sdk.mercadopago.com', 'api.mercadopago.com']) assert.ok(rsc.includes(`"${h}"`), h);
+    assert.match(rsc, /\/ip hotspot walled-garden ip add action=accept dst-address=\$a protocol=tcp dst-port=443/);
+    assert.match(rsc, /:resolve \$h/);
+    assert.match(rsc, /\/ip firewall filter add chain=forward action=drop protocol=udp dst-port=443 hotspot=from-client/);
   });
 });

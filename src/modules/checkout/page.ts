@@ -15,7 +15,7 @@ export const esc = (s: string): string =>
  * Conekta: the Tokenizer component iframe and its API (https://developers.conekta.com/docs/web-tokenizer).
  */
 const REAL_EXTRAS: Record<string, string[]> = {
-  'https://sdk.mercadopago.com': ['https://api.mercadopago.com', 'https://http2.mlstatic.com', 'https://api.mercadolibre.com', 'https://secure-fields.mercadopago.com'],
+  'https://sdk.mercadopago.com': ['https://api.mercadopago.com', 'https://http2.mlstatic.com', 'https://api.mercadolibre.com'],
   'https://pay.conekta.com': ['https://api.conekta.io', 'https://assets.conekta.com'],
 };
 
