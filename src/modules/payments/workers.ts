@@ -78,6 +78,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
         password,
         profile: tx.perfilHotspot ?? '',
         limitUptimeMinutes: tx.limiteMinutos,
+        limitBytesTotal: tx.limiteBytes,
         comment: voucherComment(tx.referencia ?? String(tx.id)),
       });
     } catch (e) {
