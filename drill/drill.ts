@@ -593,9 +593,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       await dbProxy.restore();
       target.sim.slow(0);
       const res = await inflight;
-      const refs = res.map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
       const retried = await Promise.all(res.filter((r) => r.status !== 200).map((r) => rig.buy(target, r.key, `tok_test_visa_4242_${r.key}`, 45_000)));
-      for (const r of retried) if (typeof r.data?.referencia === 'string' && !refs.includes(r.data.referencia)) refs.push(r.data.referencia);
+      // Each purchase's referencia is its last answer's: a first request cut before its attempt existed answered
+      // a referencia that was never recorded, and its retry (which took the key over) bought under a new one.
+      const refs = res.map((r) => String((retried.find((x) => x.key === r.key) ?? r).data?.referencia ?? '')).filter(Boolean);
       await waitSettled(rig.query, opts.settleMs);
       const perRef = refs.map((ref) => target.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length);
       const [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
@@ -605,7 +606,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
         [refs],
       );
       return {
-        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0,
+        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0 && retried.every((r) => r.status === 200 || r.status === 202),
         detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas`,
         responses: tally([...res, ...retried]),
       };

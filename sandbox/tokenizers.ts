@@ -18,6 +18,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
+import { checkoutSdkRoutes } from './checkout-sdks.js';
 
 export const SANDBOX_CARDS = {
   approved: '4242424242424242',
@@ -116,14 +117,24 @@ export interface TokenizerServer {
   url: string;
   conektaJsUrl: string;
   mercadoPagoJsUrl: string;
+  /** Stand-ins for the checkout page: Conekta's Tokenizer component and Mercado Pago's Card Payment Brick (checkout-sdks.ts). */
+  checkoutConektaJsUrl: string;
+  checkoutMercadoPagoJsUrl: string;
   close(): Promise<void>;
 }
 
 /** Serve both scripts (`/conekta.js`, `/mercadopago.js`) on a local port (0: any free port). */
 export async function startTokenizerServer(opts: { host?: string; port?: number } = {}): Promise<TokenizerServer> {
   const scripts: Record<string, string> = { '/conekta.js': conektaJsSource(), '/mercadopago.js': mercadoPagoJsSource() };
+  const checkout = checkoutSdkRoutes();
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
     const path = new URL(req.url ?? '/', 'http://x').pathname;
+    const page = checkout[path];
+    if (req.method === 'GET' && page) {
+      res.writeHead(200, { 'content-type': page[0], 'cache-control': 'no-cache' });
+      res.end(page[1]);
+      return;
+    }
     const body = scripts[path];
     if (req.method !== 'GET' || body === undefined) {
       res.writeHead(404, { 'content-type': 'text/plain; charset=utf-8' });
@@ -140,6 +151,8 @@ export async function startTokenizerServer(opts: { host?: string; port?: number 
     url,
     conektaJsUrl: `${url}/conekta.js`,
     mercadoPagoJsUrl: `${url}/mercadopago.js`,
+    checkoutConektaJsUrl: `${url}/checkout/conekta-checkout.min.js`,
+    checkoutMercadoPagoJsUrl: `${url}/checkout/mercadopago-v2.js`,
     close,
   };
 }

@@ -25,6 +25,7 @@ import hotspotRoutes from './modules/hotspot/routes.js';
 import paymentRoutes from './modules/payments/routes.js';
 import webhookRoutes from './modules/payments/webhook-routes.js';
 import portalRoutes from './modules/portal/routes.js';
+import checkoutRoutes from './modules/checkout/routes.js';
 import { PORTAL_CORS, isPortalApiPath } from './modules/portal/cors.js';
 import tenantsRoutes from './modules/tenants/routes.js';
 
@@ -127,6 +128,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(catalogRoutes);
   await app.register(tenantsRoutes);
   await app.register(portalRoutes);
+  await app.register(checkoutRoutes);
 
   await app.ready();
   return app;

@@ -2,6 +2,8 @@
  * Production entry: read the configuration, migrate, bootstrap, serve, and shut down gracefully
  * (in-flight requests finish, counters are flushed, connections closed).
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js';
 import { createLogger } from './infra/logging.js';
 import { startContext, type AppContext } from './context.js';
@@ -89,6 +91,17 @@ async function main() {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/server.ts')) {
+/** Whether this module is the process's entry (src/server.ts under tsx, or the bundle dist/server.js). */
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry() || process.argv[1]?.endsWith('src/server.ts')) {
   void main();
 }

@@ -51,6 +51,7 @@ export interface Config {
   gatewayTimeoutMs: number;
   /** How long a same-key duplicate waits for the first request to record its attempt (then 409), in ms (≤ 10 s). */
   idempotencyWaitMs: number;
+  idempotencyStaleMs: number;
   /** A charge the gateway does not show (search index lag) is not declared unpaid before this, in ms. */
   paymentNotFoundHorizonMs: number;
   /** Stored purchase answers lose their voucher credentials, and finished jobs are deleted, after this many hours. */
@@ -111,6 +112,13 @@ export interface Config {
   /** Gateway tokenizer scripts the captive-portal kit loads (the sandbox's in the demo and tests). */
   portalConektaJsUrl: string;
   portalMercadoPagoJsUrl: string;
+  /** Checkout page (issue 13): the gateways' own card-field scripts (the sandbox's stand-ins in the demo and tests). */
+  checkoutMercadoPagoJsUrl: string;
+  checkoutConektaJsUrl: string;
+  /** Minutes a checkout session (`/pagar/{sesion}`) stays usable. */
+  checkoutSessionMinutes: number;
+  /** NODE_ENV=production: PUBLIC_BASE_URL must be https. */
+  production: boolean;
 }
 
 const REQUIRED = [
@@ -151,6 +159,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'PROVISION_DEADLINE_MINUTES', required: false, default: '30', doc: 'Minutes to keep retrying voucher delivery before refunding automatically' },
   { name: 'GATEWAY_TIMEOUT_MS', required: false, default: '30000', doc: 'Timeout of one call to Conekta or Mercado Pago, in milliseconds (an unanswered charge is reconciled later)' },
   { name: 'IDEMPOTENCY_WAIT_MS', required: false, default: '10000', doc: 'Milliseconds a same-key purchase retry waits for the first request to record its attempt (then 409; at most 10000)' },
+  { name: 'IDEMPOTENCY_STALE_MS', required: false, default: '15000', doc: 'Milliseconds after which a key whose request recorded no attempt (it died) is taken over by a same-key retry; the old request can then no longer charge' },
   { name: 'PAYMENT_NOT_FOUND_HORIZON_MS', required: false, default: '21600000', doc: 'Milliseconds a charge the gateway does not show yet (search lag) keeps being looked up, with backoff, before it is declared unpaid' },
   { name: 'PAYMENTS_RETENTION_HOURS', required: false, default: '72', doc: 'Hours after which stored purchase answers lose their voucher credentials and finished background jobs are deleted' },
   { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
@@ -185,6 +194,9 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'HOTSPOT_MAX_FAILURES_PER_CLIENT', required: false, default: '5', doc: 'Failed voucher checks (auto-reconnect, profile-info) per router and device per window' },
   { name: 'HOTSPOT_MAX_FAILURES_PER_IP', required: false, default: '50', doc: 'Failed voucher checks per router and client IP per window' },
   { name: 'HOTSPOT_FAILURE_WINDOW_SECONDS', required: false, default: '900', doc: 'Window of the voucher-check failure limits, in seconds' },
+  { name: 'CHECKOUT_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Checkout page: Mercado Pago SDK JS v2 (Card Payment Brick); its origin is allowed by the page CSP' },
+  { name: 'CHECKOUT_CONEKTA_JS_URL', required: false, default: 'https://pay.conekta.com/v1.0/js/conekta-checkout.min.js', doc: 'Checkout page: Conekta Tokenizer component script; its origin is allowed by the page CSP' },
+  { name: 'CHECKOUT_SESSION_MINUTES', required: false, default: '15', doc: 'Minutes a checkout session (/pagar/{sesion}) stays usable' },
   { name: 'PORTAL_CONEKTA_JS_URL', required: false, default: 'https://cdn.conekta.io/js/latest/conekta.js', doc: 'Conekta.js URL written into captive-portal kits' },
   { name: 'PORTAL_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Mercado Pago SDK URL written into captive-portal kits' },
 ];
@@ -270,6 +282,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     provisionDeadlineMinutes: int('PROVISION_DEADLINE_MINUTES', 1, 7 * 24 * 60),
     gatewayTimeoutMs: int('GATEWAY_TIMEOUT_MS', 100, 300_000),
     idempotencyWaitMs: int('IDEMPOTENCY_WAIT_MS', 0, 10_000),
+    idempotencyStaleMs: int('IDEMPOTENCY_STALE_MS', 1000, 600_000),
     paymentNotFoundHorizonMs: int('PAYMENT_NOT_FOUND_HORIZON_MS', 0, 30 * 24 * 3600_000),
     paymentsRetentionHours: int('PAYMENTS_RETENTION_HOURS', 1, 24 * 365),
     voucherUsernameLength: int('VOUCHER_USERNAME_LENGTH', 5, 40),
@@ -308,7 +321,13 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     hotspotFailureWindowSeconds: int('HOTSPOT_FAILURE_WINDOW_SECONDS', 1, 86_400),
     portalConektaJsUrl: get('PORTAL_CONEKTA_JS_URL'),
     portalMercadoPagoJsUrl: get('PORTAL_MERCADO_PAGO_JS_URL'),
+    checkoutMercadoPagoJsUrl: get('CHECKOUT_MERCADO_PAGO_JS_URL'),
+    checkoutConektaJsUrl: get('CHECKOUT_CONEKTA_JS_URL'),
+    checkoutSessionMinutes: int('CHECKOUT_SESSION_MINUTES', 1, 120),
+    production: (env.NODE_ENV ?? '').trim() === 'production',
   };
+  const publicProblem = publicBaseUrlProblem(config.publicBaseUrl, config.production);
+  if (publicProblem) problems.push(publicProblem);
   if (config.encryptionKeyMercadoPago) {
     try {
       new Fernet(config.encryptionKeyMercadoPago);
@@ -318,12 +337,36 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   }
   const levels = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'];
   if (!levels.includes(config.logLevel)) problems.push(`LOG_LEVEL debe ser uno de ${levels.join(', ')}`);
-  for (const name of ['PORTAL_CONEKTA_JS_URL', 'PORTAL_MERCADO_PAGO_JS_URL']) {
+  for (const name of ['PORTAL_CONEKTA_JS_URL', 'PORTAL_MERCADO_PAGO_JS_URL', 'CHECKOUT_MERCADO_PAGO_JS_URL', 'CHECKOUT_CONEKTA_JS_URL']) {
     if (!/^https?:\/\/[^\s"'<>]+$/.test(get(name))) problems.push(`${name} debe ser una URL http(s)`);
   }
   if (config.debug && config.logLevel === 'info') config.logLevel = 'debug';
   if (problems.length > 0) throw new ConfigError(problems);
   return config;
+}
+
+/**
+ * PUBLIC_BASE_URL: empty is allowed (legacy .env files; checkout and kits are then disabled). Otherwise an
+ * http(s) origin (optionally with a path); in production only https, except http://localhost and
+ * http://127.0.0.1, which browsers treat as secure contexts (demo, tests). The checkout page collects card
+ * data through the gateways' fields, which they only allow on HTTPS pages.
+ */
+export function publicBaseUrlProblem(raw: string, production: boolean): string | null {
+  if (raw === '') return null;
+  let url: URL;
+  try {
+    url = new URL(raw);
+  } catch {
+    return `PUBLIC_BASE_URL debe ser una URL http(s) (recibido: ${JSON.stringify(raw)})`;
+  }
+  if ((url.protocol !== 'https:' && url.protocol !== 'http:') || url.username || url.password || url.search || url.hash) {
+    return `PUBLIC_BASE_URL debe ser una URL http(s) sin usuario, consulta ni fragmento (recibido: ${JSON.stringify(raw)})`;
+  }
+  const local = url.protocol === 'http:' && (url.hostname === 'localhost' || url.hostname === '127.0.0.1');
+  if (production && url.protocol !== 'https:' && !local) {
+    return `PUBLIC_BASE_URL debe ser https cuando NODE_ENV=production (la página de pago recibe datos de tarjeta; recibido: ${JSON.stringify(raw)})`;
+  }
+  return null;
 }
 
 function allowedNetworks(raw: string, problems: string[]): string[] | null {

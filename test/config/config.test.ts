@@ -170,3 +170,45 @@ describe('TRUST_PROXY and ROUTER_ALLOWED_NETWORKS (issue 12)', () => {
     }
   });
 });
+
+describe('PUBLIC_BASE_URL (issue 13: card data only on our HTTPS page)', () => {
+  const load = (url: string | undefined, nodeEnv?: string) => loadConfig(testEnv({ PUBLIC_BASE_URL: url, NODE_ENV: nodeEnv }));
+
+  it('in production a non-empty PUBLIC_BASE_URL must be https; the refusal names the variable', () => {
+    assert.equal(load('https://pagos.example.com', 'production').publicBaseUrl, 'https://pagos.example.com');
+    for (const bad of ['http://pagos.example.com', 'http://10.0.0.5:8000', 'http://localhost.example.com']) {
+      assert.throws(() => load(bad, 'production'), (e: unknown) => e instanceof ConfigError && /PUBLIC_BASE_URL/.test(e.message) && /https/.test(e.message), bad);
+    }
+  });
+
+  it('http://localhost and http://127.0.0.1 stay allowed in production (browsers treat them as secure contexts)', () => {
+    assert.equal(load('http://localhost:8000', 'production').publicBaseUrl, 'http://localhost:8000');
+    assert.equal(load('http://127.0.0.1:8000/', 'production').publicBaseUrl, 'http://127.0.0.1:8000');
+  });
+
+  it('outside production http is accepted; anything that is not an http(s) URL never is', () => {
+    assert.equal(load('http://pagos.example.com').publicBaseUrl, 'http://pagos.example.com');
+    for (const bad of ['pagos.example.com', 'ftp://pagos.example.com', 'https://u:p@pagos.example.com', 'https://pagos.example.com/?x=1']) {
+      assert.throws(() => load(bad), /PUBLIC_BASE_URL/, bad);
+    }
+  });
+
+  it('empty (legacy .env): the service starts, says why checkout and kits are off, and they answer 409 public_base_url_required', async () => {
+    const lines: string[] = [];
+    const t = await startTestApp({ env: { PUBLIC_BASE_URL: '', NODE_ENV: 'production', LOG_LEVEL: 'warn' }, logLines: lines });
+    try {
+      const warned = lines.map((l) => JSON.parse(l) as { msg?: string }).find((l) => /PUBLIC_BASE_URL/.test(l.msg ?? ''));
+      assert.ok(warned, 'the start-up log names PUBLIC_BASE_URL');
+      assert.match(warned!.msg!, /checkout|pago/i);
+      const res = await t.request({ method: 'POST', url: '/api/v1/checkout/sesiones', headers: { 'x-api-key': 'x' }, payload: {} });
+      assert.equal(res.statusCode, 409);
+      assert.equal(res.data.code, 'public_base_url_required');
+      assert.match(res.data.detail, /PUBLIC_BASE_URL/);
+      const page = await t.request({ method: 'GET', url: '/pagar/abc' });
+      assert.equal(page.statusCode, 409);
+      assert.equal(page.data.code, 'public_base_url_required');
+    } finally {
+      await t.close();
+    }
+  });
+});

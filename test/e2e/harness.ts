@@ -65,6 +65,8 @@ export interface WorldOptions {
   gateway?: 'auto' | 'conekta' | 'mercado_pago';
   /** Run the background workers (webhooks, delivery retries) in the service. */
   workers?: boolean;
+  /** RouterOS version of the simulated router (default 7). */
+  routerVersion?: '6' | '7';
 }
 
 export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalWorld> {
@@ -80,7 +82,7 @@ export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalW
     const mercadoPago = await startMercadoPagoFake();
     cleanups.push(() => mercadoPago.close());
     const sim = await startRouterSimulator({
-      version: '7',
+      version: opts.routerVersion ?? '7',
       identity: 'Hotspot-Prueba',
       profiles: PRODUCTS.map((p) => ({ name: p.perfil_mikrotik_nombre })),
     });
@@ -92,6 +94,8 @@ export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalW
         MERCADO_PAGO_API_BASE: mercadoPago.url,
         PORTAL_CONEKTA_JS_URL: tokenizers.conektaJsUrl,
         PORTAL_MERCADO_PAGO_JS_URL: tokenizers.mercadoPagoJsUrl,
+        CHECKOUT_CONEKTA_JS_URL: tokenizers.checkoutConektaJsUrl,
+        CHECKOUT_MERCADO_PAGO_JS_URL: tokenizers.checkoutMercadoPagoJsUrl,
         HOTSPOT_LOGIN_SETTLE_MS: '50',
         ROUTEROS_CONNECT_TIMEOUT_MS: '3000',
         ROUTEROS_COMMAND_TIMEOUT_MS: '3000',

@@ -10,6 +10,7 @@ import { notFound } from '../../infra/errors.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_RAW, SESSION_SECURITY, auditActor, currentRouter, currentUser } from '../auth/guards.js';
 import { rejectNulls } from '../company/validation.js';
 import { etagMatches, type CachedBody } from './cache.js';
+import { OptionalPaging, pageOf, sendTotal } from '../tenants/paging.js';
 import { TIPOS_USUARIO, adminProductJson, createProduct, deactivateProduct, getProduct, listProducts, updateProduct } from './products.js';
 
 const ROUTER_KEY_SECURITY = ROUTER_KEY_SECURITY_RAW as unknown as Array<Record<string, string[]>>;
@@ -158,13 +159,18 @@ export default async function catalogRoutes(app: App) {
       ...admin,
       schema: {
         tags,
-        summary: 'Productos de mi empresa (activos e inactivos)',
+        summary: 'Productos de mi empresa (activos e inactivos; con limit/offset, una página y el total en X-Total-Count)',
         security: SESSION_SECURITY,
-        querystring: Type.Object({ router_id: Type.Optional(Type.String({ maxLength: 50 })) }),
+        querystring: Type.Object({ router_id: Type.Optional(Type.String({ maxLength: 50 })), ...OptionalPaging.properties }),
         response: { 200: Type.Array(AdminProduct), 404: ErrorBody },
       },
     },
-    async (request) => listProducts(ctx, currentUser(request).empresaId!, request.query.router_id),
+    async (request, reply) => {
+      // A company has tens of products: read them all, answer the page (legacy: all, without limit/offset).
+      const all = await listProducts(ctx, currentUser(request).empresaId!, request.query.router_id);
+      sendTotal(reply, all.length);
+      return pageOf(all, request.query);
+    },
   );
 
   app.get(

@@ -16,6 +16,7 @@ import { TelegramError, escapeHtml } from '../notifications/telegram.js';
 import { type EmpresaRow, interpret, loadEmpresa, masked, updateSettings } from './settings.js';
 import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from '../tenants/router-settings.js';
 import { isValidHost, rejectNulls } from './validation.js';
+import { OptionalPaging, pageOf, sendTotal } from '../tenants/paging.js';
 import { DATE_PATTERN, checkFilters, listTransactions, netAmountSql, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -88,6 +89,7 @@ const Filters = {
   estado: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
   router_id: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
   producto_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+  pasarela: Type.Optional(Type.Union([Type.Literal('conekta'), Type.Literal('mercado_pago')])),
   q: Type.Optional(Type.String({ maxLength: 100 })),
 };
 
@@ -118,7 +120,7 @@ const TransactionList = Type.Object({
 });
 
 function filtersOf(q: TransactionFilters): TransactionFilters {
-  return { desde: q.desde, hasta: q.hasta, estado: q.estado, router_id: q.router_id, producto_id: q.producto_id, q: q.q };
+  return { desde: q.desde, hasta: q.hasta, estado: q.estado, router_id: q.router_id, producto_id: q.producto_id, pasarela: q.pasarela, q: q.q };
 }
 
 /** An IANA zone name the runtime knows (Intl's own list, plus UTC, which it accepts but does not list). */
@@ -315,21 +317,25 @@ export default async function companyRoutes(app: App) {
       ...admin,
       schema: {
         tags,
-        summary: 'Routers de mi empresa',
+        summary: 'Routers de mi empresa (todos; con limit/offset, una página y el total en X-Total-Count)',
         security: SESSION_SECURITY,
+        querystring: OptionalPaging,
         response: { 200: Type.Object({ empresa_id: Type.String(), total: Type.Integer(), routers: Type.Array(RouterListItem) }) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const empresaId = currentUser(request).empresaId!;
-      const rows = await ctx.db.orm
+      const all = await ctx.db.orm
         .select({ id: routers.id, nombre: routers.nombre, host: routers.host, ubicacion: routers.ubicacion, activo: routers.activo, creadoEn: routers.creadoEn })
         .from(routers)
         .where(eq(routers.empresaId, empresaId))
         .orderBy(asc(routers.creadoEn), asc(routers.id));
+      // Without limit/offset, the legacy answer (every router); `total` is the full count either way.
+      const rows = pageOf(all, request.query);
+      sendTotal(reply, all.length);
       return {
         empresa_id: empresaId,
-        total: rows.length,
+        total: all.length,
         routers: rows.map((r) => ({ id: r.id, nombre: r.nombre, host: r.host, ubicacion: r.ubicacion, activo: r.activo !== false, creado_en: naiveIso(r.creadoEn) })),
       };
     },

@@ -93,6 +93,24 @@ const READY_TTL_MS = 10_000;
 const VERSION_TTL_MS = 10 * 60_000;
 const MAX_CLONES = 15;
 
+/** What this instance last saw of a router (for the panel's status and alerts; in memory, per instance). */
+export interface RouterContact {
+  okAt: number | null;
+  failAt: number | null;
+  error: string | null;
+  /** The outage was announced (once per outage: reset by the next success). */
+  alerted: boolean;
+}
+
+export interface RouterStatus {
+  breaker: 'closed' | 'open' | 'half_open';
+  lastContactAt: Date | null;
+  lastFailureAt: Date | null;
+  lastError: string | null;
+  /** Not answering now: its circuit is open, or its latest attempt failed. */
+  unreachable: boolean;
+}
+
 export class HotspotService {
   private readonly pools: PoolRegistry;
   private readonly ready = new Map<string, number>();
@@ -100,6 +118,8 @@ export class HotspotService {
   readonly networks: RouterNetworkPolicy;
   /** Router connections in use per company (all its routers), bounded by maxConnectionsPerCompany. */
   private readonly companyGates = new Map<string, CompanyGate>();
+  private readonly contacts = new Map<string, RouterContact>();
+  private readonly outageListeners: Array<(router: RouterRecord, error: string) => void> = [];
 
   constructor(private readonly deps: HotspotDeps) {
     const c = deps.config;
@@ -419,11 +439,64 @@ export class HotspotService {
       const g = this.companyGate(router.empresaId);
       await g.enter(options.connectTimeoutMs + options.commandTimeoutMs);
       gate = g;
-      return await (opts.fresh ? pool.probe(fn) : pool.use(fn));
+      const result = await (opts.fresh ? pool.probe(fn) : pool.use(fn));
+      this.noteContact(router, null);
+      return result;
     } catch (err) {
-      throw mapError(err);
+      const mapped = mapError(err);
+      if (mapped instanceof RouterUnreachableError) this.noteContact(router, mapped.message);
+      throw mapped;
     } finally {
       gate?.leave();
+    }
+  }
+
+  /** Called once per outage of a router (its circuit opened), e.g. to tell the company by Telegram. */
+  onOutage(listener: (router: RouterRecord, error: string) => void): void {
+    this.outageListeners.push(listener);
+  }
+
+  /** Last contact and circuit state of a router as this instance saw them. */
+  status(router: RouterRecord): RouterStatus {
+    const c = this.contacts.get(router.id);
+    let breaker: RouterStatus['breaker'] = 'closed';
+    try {
+      breaker = this.pools.get(this.connectionOptions(router)).breaker.state;
+    } catch {
+      // Settings that cannot make a connection: no pool, no circuit.
+    }
+    const failedLast = !!c?.failAt && (c.okAt === null || c.failAt > c.okAt);
+    return {
+      breaker,
+      lastContactAt: c?.okAt ? new Date(c.okAt) : null,
+      lastFailureAt: c?.failAt ? new Date(c.failAt) : null,
+      lastError: c?.error ?? null,
+      unreachable: breaker === 'open' || failedLast,
+    };
+  }
+
+  private noteContact(router: RouterRecord, error: string | null): void {
+    let c = this.contacts.get(router.id);
+    if (!c) {
+      if (this.contacts.size > 50_000) this.contacts.clear();
+      c = { okAt: null, failAt: null, error: null, alerted: false };
+      this.contacts.set(router.id, c);
+    }
+    if (error === null) {
+      c.okAt = Date.now();
+      c.alerted = false;
+      return;
+    }
+    c.failAt = Date.now();
+    c.error = error;
+    if (c.alerted || this.status(router).breaker !== 'open') return;
+    c.alerted = true;
+    for (const l of this.outageListeners) {
+      try {
+        l(router, error);
+      } catch (err) {
+        this.deps.logger?.warn({ err, routerId: router.id }, 'aviso de router caído falló');
+      }
     }
   }
 

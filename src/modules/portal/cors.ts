@@ -10,6 +10,8 @@ const PORTAL_PATHS = [
   /^\/api\/v1\/catalogo_perfiles_venta(?:[/?]|$)/,
   /^\/api\/v1\/payments\/(?:pagar-conekta|pagar-mercado-pago|estado-pago\/|transacciones\/)/,
   /^\/api\/v1\/hotspot\//,
+  // The router page creates checkout sessions (issue 13); the checkout page itself is same-origin.
+  /^\/api\/v1\/checkout\/sesiones$/,
   /^\/api\/v1\/routers\/validar-empresa-router(?:[/?]|$)/,
 ];
 

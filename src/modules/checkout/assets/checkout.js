@@ -1,0 +1,128 @@
+/* Página de pago (Pagos Hotspot). Sin datos de tarjeta aquí: los campos son de la pasarela, en su iframe. */
+/* global window, document, crypto */
+(function () {
+  'use strict';
+  var root = document.getElementById('checkout');
+  if (!root) return;
+  var d = root.dataset;
+  var sesion = d.sesion;
+  var api = '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
+  var estadoEl = document.getElementById('estado');
+  var pagando = false;
+  // One key per payment attempt of this page: a retry of the same request is answered, never charged again.
+  var idemKey = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : String(Date.now()) + Math.random().toString(16).slice(2);
+
+  function say(text, kind) {
+    estadoEl.textContent = text;
+    estadoEl.className = 'estado' + (kind ? ' ' + kind : '');
+  }
+
+  function showVoucher(body) {
+    var u = body.usuario_hotspot || {};
+    document.getElementById('pago').hidden = true;
+    document.getElementById('autenticacion').hidden = true;
+    document.getElementById('usuario').textContent = u.usuario || '';
+    var pin = !u.contrasena;
+    document.getElementById('contrasena').textContent = u.contrasena || '';
+    document.getElementById('contrasena').hidden = pin;
+    document.getElementById('contrasena-t').hidden = pin;
+    document.getElementById('referencia').textContent = body.referencia || '';
+    var auto = body.auto_conexion || body.autoConexion || null;
+    document.getElementById('conexion').textContent = auto && (auto.conectado === true || auto.estado === 'conectado')
+      ? 'Tu dispositivo ya está conectado. ¡Disfruta tu Internet!'
+      : 'Para conectarte, vuelve a la página del WiFi: tu ficha se usará automáticamente, o escríbela.';
+    document.getElementById('listo').hidden = false;
+    say('', '');
+  }
+
+  function poll(tries) {
+    fetch(api + '/estado', { headers: { accept: 'application/json' } })
+      .then(function (r) { return r.json(); })
+      .then(function (b) {
+        if (b.usuario_hotspot) return showVoucher(b);
+        if (b.estado === 'rechazada' || b.estado === 'reembolsada') { pagando = false; return say(b.mensaje || 'El pago no se completó. No se hizo ningún cargo.', 'error'); }
+        if (tries > 0) setTimeout(function () { poll(tries - 1); }, 1500);
+        else say('Tu pago se está procesando. Guarda tu referencia: ' + (b.referencia || ''), 'aviso');
+      })
+      .catch(function () { if (tries > 0) setTimeout(function () { poll(tries - 1); }, 3000); });
+  }
+
+  function answer(status, body) {
+    var ficha = body.usuario_hotspot || (body.hotspot_user ? { usuario: body.hotspot_user.username, contrasena: body.hotspot_user.password } : null);
+    if (status === 200 && (ficha || body.success)) {
+      if (ficha && ficha.usuario) {
+        return showVoucher({ usuario_hotspot: ficha, referencia: body.referencia, auto_conexion: body.auto_conexion || body.conexion_automatica });
+      }
+      return poll(40);
+    }
+    if (status === 202 || (status >= 500 && body.referencia)) {
+      say('Tu pago se está procesando…', 'aviso');
+      return poll(40);
+    }
+    pagando = false;
+    say((body && body.detail && typeof body.detail === 'string') ? body.detail : 'No se pudo completar el pago. Intenta de nuevo.', 'error');
+    idemKey = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : idemKey + '1';
+  }
+
+  function pay(fields) {
+    if (pagando) return Promise.resolve();
+    pagando = true;
+    say('Procesando tu pago…', 'aviso');
+    return fetch(api + '/pago', {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', 'idempotency-key': idemKey, accept: 'application/json' },
+      body: JSON.stringify(fields),
+    }).then(function (r) {
+      return r.json().then(function (b) { answer(r.status, b || {}); }, function () { answer(r.status, {}); });
+    }, function () {
+      pagando = false;
+      say('Sin conexión con el servidor. Revisa tu señal e intenta de nuevo (no se cobrará dos veces).', 'error');
+    });
+  }
+
+  function mountConekta() {
+    if (!window.ConektaCheckoutComponents) return say('No se pudo cargar el formulario de pago de Conekta.', 'error');
+    // https://developers.conekta.com/docs/web-tokenizer
+    window.ConektaCheckoutComponents.Card({
+      config: { targetIFrame: '#card-fields', publicKey: d.publicKey, locale: 'es' },
+      callbacks: {
+        onCreateTokenSucceeded: function (token) { pay({ token: token.id }); },
+        onCreateTokenError: function (error) { say((error && (error.message_to_purchaser || error.message)) || 'Revisa los datos de tu tarjeta.', 'error'); },
+        onGetInfoSuccess: function () {},
+      },
+      allowTokenization: true,
+    });
+  }
+
+  function mountMercadoPago() {
+    if (!window.MercadoPago) return say('No se pudo cargar el formulario de pago de Mercado Pago.', 'error');
+    // https://www.mercadopago.com.mx/developers/en/docs/checkout-bricks/card-payment-brick/default-rendering
+    var mp = new window.MercadoPago(d.publicKey, { locale: 'es-MX' });
+    mp.bricks().create('cardPayment', 'card-fields', {
+      initialization: { amount: Number(d.monto), payer: { email: d.email } },
+      customization: { paymentMethods: { maxInstallments: 1 } },
+      callbacks: {
+        onReady: function () {},
+        onSubmit: function (formData) {
+          return pay({
+            token: formData.token,
+            payment_method_id: formData.payment_method_id,
+            issuer_id: formData.issuer_id || null,
+            installments: formData.installments || 1,
+          });
+        },
+        onError: function (error) { say((error && error.message) || 'Revisa los datos de tu tarjeta.', 'error'); },
+      },
+    });
+  }
+
+  // A session already used (the page reloaded after paying): show where it stands.
+  fetch(api + '/estado', { headers: { accept: 'application/json' } })
+    .then(function (r) { return r.json(); })
+    .then(function (b) {
+      if (b.referencia) { pagando = true; say('Consultando tu pago…', 'aviso'); return poll(40); }
+      if (b.estado === 'expirada') return say('Este enlace de pago expiró. Vuelve a la página del WiFi.', 'error');
+      if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago();
+    })
+    .catch(function () { if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago(); });
+})();
