@@ -180,7 +180,10 @@ try {
 const svc = service!;
 stops.push(() => svc.stop());
 // Deliveries, retries, webhooks and reconciliation (idempotent if the service already started them).
-if (config.workersEnabled) await svc.ctx.payments.startWorkers();
+if (config.workersEnabled) {
+  await svc.ctx.validity.start();
+  await svc.ctx.payments.startWorkers();
+}
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
 

@@ -25,7 +25,10 @@ export async function startService(config: Config): Promise<RunningService> {
   if (!config.metricsToken) logger.warn('METRICS_TOKEN no está definido: /metrics responde a cualquiera (defínalo en producción)');
   if (!config.routeros.allowedNetworks) logger.info('ROUTER_ALLOWED_NETWORKS no está definido: routers en cualquier dirección unicast salvo loopback, link-local y metadatos');
   // Delivery, refunds, reconciliation and notifications (any number of instances may run them).
-  if (config.workersEnabled) await ctx.payments.startWorkers();
+  if (config.workersEnabled) {
+    await ctx.validity.start();
+    await ctx.payments.startWorkers();
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;

@@ -60,6 +60,12 @@ export interface Config {
   voucherUsernameLength: number;
   voucherPasswordLength: number;
   voucherPinLength: number;
+  /** Voucher validity sweeper (issue 15): how often each router is checked, and the longest wait after a failure. */
+  vigenciaSweepMs: number;
+  /** E-mail receipts after an approved online sale: SMTP URL (empty: off) and sender. */
+  smtpUrl: string;
+  smtpFrom: string;
+  vigenciaMaxBackoffMs: number;
   redisUrl: string;
   /** Background workers (outbox, reconciliation) run in this process. */
   workersEnabled: boolean;
@@ -159,6 +165,10 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
   { name: 'VOUCHER_PASSWORD_LENGTH', required: false, default: '4', doc: 'Digits of generated voucher passwords' },
   { name: 'VOUCHER_PIN_LENGTH', required: false, default: '8', doc: 'Digits after PT- in generated PIN vouchers (8: with the voucher-check limits, over 30 days of guessing per live PIN on a router with 500 live vouchers)' },
+  { name: 'VIGENCIA_SWEEP_MS', required: false, default: '10000', doc: 'Voucher validity: how often each router is checked for first logins and expired vouchers, in milliseconds' },
+  { name: 'VIGENCIA_MAX_BACKOFF_MS', required: false, default: '15000', doc: 'Voucher validity: longest wait between checks of a router that does not answer, in milliseconds (it is swept when it returns)' },
+  { name: 'SMTP_URL', required: false, default: '', doc: 'E-mail receipts to buyers after an approved online sale (smtp:// or smtps:// URL with credentials); empty: no receipts' },
+  { name: 'SMTP_FROM', required: false, default: 'Pagos Hotspot <no-reply@localhost>', doc: 'Sender of the e-mail receipts' },
   { name: 'REDIS_URL', required: false, default: '', doc: 'Optional Redis shared by instances for rate-limit counters' },
   { name: 'WORKERS_ENABLED', required: false, default: 'true', doc: 'Run background workers (delivery, refunds, reconciliation) in this instance' },
   { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
@@ -278,6 +288,10 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     voucherUsernameLength: int('VOUCHER_USERNAME_LENGTH', 5, 40),
     voucherPasswordLength: int('VOUCHER_PASSWORD_LENGTH', 4, 40),
     voucherPinLength: int('VOUCHER_PIN_LENGTH', 5, 40),
+    vigenciaSweepMs: int('VIGENCIA_SWEEP_MS', 50, 3_600_000),
+    smtpUrl: get('SMTP_URL'),
+    smtpFrom: get('SMTP_FROM'),
+    vigenciaMaxBackoffMs: int('VIGENCIA_MAX_BACKOFF_MS', 50, 3_600_000),
     redisUrl: get('REDIS_URL'),
     workersEnabled: bool('WORKERS_ENABLED'),
     loginMaxFailuresPerAccount: int('LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 100000),

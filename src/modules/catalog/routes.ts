@@ -21,6 +21,10 @@ const Precio = Type.Number({ exclusiveMinimum: 0, maximum: 99999999.99 });
 const Int4 = Type.Integer({ minimum: -2147483648, maximum: 2147483647 });
 const Duracion = Nullable(Type.Integer({ minimum: 1, maximum: 5_256_000 }));
 const TipoUsuario = Nullable(StringEnum(TIPOS_USUARIO));
+// Validity up to ten years; a data allowance up to 100 TB (RouterOS limit-bytes-total is a 64-bit count).
+const Vigencia = Nullable(Type.Integer({ minimum: 1, maximum: 5_256_000 }));
+const VigenciaDesde = Nullable(StringEnum(['primer_uso', 'venta'] as const));
+const LimiteBytes = Nullable(Type.Integer({ minimum: 1, maximum: 100_000_000_000_000 }));
 
 const ProductCreate = Type.Object({
   router_id: Type.String({ minLength: 1, maxLength: 50 }),
@@ -37,6 +41,9 @@ const ProductCreate = Type.Object({
   destacado: Type.Optional(Type.Boolean()),
   duracion_minutos: Type.Optional(Duracion),
   tipo_usuario_default: Type.Optional(TipoUsuario),
+  vigencia_minutos: Type.Optional(Vigencia),
+  vigencia_desde: Type.Optional(VigenciaDesde),
+  limite_bytes: Type.Optional(LimiteBytes),
 });
 
 const ProductUpdateBody = Type.Object({
@@ -52,6 +59,9 @@ const ProductUpdateBody = Type.Object({
   destacado: Type.Optional(Type.Boolean()),
   duracion_minutos: Type.Optional(Duracion),
   tipo_usuario_default: Type.Optional(TipoUsuario),
+  vigencia_minutos: Type.Optional(Vigencia),
+  vigencia_desde: Type.Optional(VigenciaDesde),
+  limite_bytes: Type.Optional(LimiteBytes),
 });
 
 const AdminProduct = Type.Object({
@@ -71,6 +81,9 @@ const AdminProduct = Type.Object({
   creado_en: Nullable(Type.String()),
   duracion_minutos: Nullable(Type.Integer()),
   tipo_usuario_default: Nullable(Type.String()),
+  vigencia_minutos: Nullable(Type.Integer()),
+  vigencia_desde: Nullable(Type.String()),
+  limite_bytes: Nullable(Type.Integer()),
 });
 
 const PublicProduct = Type.Object({
@@ -87,6 +100,9 @@ const PublicProduct = Type.Object({
   creado_en: Nullable(Type.String()),
   duracion_minutos: Nullable(Type.Integer()),
   tipo_usuario_default: Nullable(Type.String()),
+  vigencia_minutos: Nullable(Type.Integer()),
+  vigencia_desde: Nullable(Type.String()),
+  limite_bytes: Nullable(Type.Integer()),
 });
 
 const PublicConfig = Type.Object({

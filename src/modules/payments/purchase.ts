@@ -308,6 +308,10 @@ async function createAttempt(
         tipoUsuario: tipo,
         perfilHotspot: product.perfilMikrotikNombre,
         limiteMinutos: product.duracionMinutos,
+        // The plan's validity and data allowance as sold (the vouchers module enforces the validity).
+        vigenciaMinutos: product.vigenciaMinutos ?? null,
+        vigenciaDesde: product.vigenciaMinutos ? (product.vigenciaDesde ?? 'primer_uso') : null,
+        limiteBytes: product.limiteBytes ?? null,
         estadoPago: 'pending',
         estadoHotspot: 'pending',
         apiKeyUsada: buyer.keyId,
