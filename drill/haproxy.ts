@@ -5,7 +5,8 @@
  * reads and purchases run through it while each instance in turn is SIGKILLed and restarted and one is
  * drained with SIGTERM (it must exit 0); then a router key is regenerated and every instance must refuse
  * the old key within 1 s. The clients retry a purchase that got no answer or a 502/503/504 with the same
- * Idempotency-Key, and count it; such an answer is only allowed for a request that was in flight when an
+ * Idempotency-Key, and a 409 idempotency_in_progress (HAProxy resent a request whose instance died, whose
+ * claim on the key has not expired yet) a few seconds later as the portal does, and count them; such an answer is only allowed for a request that was in flight when an
  * instance was killed. Ends with the money invariant (drill/invariant.ts).
  * Its own database, no PostgreSQL restart: `npm run drill -- --only haproxy`.
  */
@@ -44,6 +45,7 @@ export interface HaproxyDrillResult {
   invariant: InvariantReport | null;
 }
 
+/** Answers a client retries with the same Idempotency-Key (plus 409 idempotency_in_progress, see buy). */
 const RETRYABLE = new Set([0, 502, 503, 504]);
 
 /** Debian's haproxy, installed when missing (the drill needs a real load balancer). */
@@ -177,7 +179,8 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
       const key = randomUUID();
       const refs = new Set<string>();
       clientPurchases.set(key, refs);
-      for (let n = 0; n < 8; n++) {
+      const deadline = Date.now() + 90_000;
+      for (let n = 0; Date.now() < deadline; n++) {
         const a: Attempt = { start: Date.now(), end: 0, status: 0 };
         const r = await http(front, 'POST', '/api/v1/payments/pagar-conekta', {
           headers: { authorization: `Bearer ${shop.apiKey}`, 'idempotency-key': key },
@@ -188,16 +191,19 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
         a.status = r.status;
         record(a);
         if (r.data && typeof r.data === 'object' && typeof r.data.referencia === 'string') refs.add(r.data.referencia);
-        if (!RETRYABLE.has(r.status)) {
+        // The same key still claimed by the request that died with its instance (HAProxy resent it
+        // elsewhere): the service says to retry in a few seconds with the same key, as the portal does.
+        const inProgress = r.status === 409 && r.data?.code === 'idempotency_in_progress';
+        if (!RETRYABLE.has(r.status) && !inProgress) {
           if (r.status === 200 && r.data?.success === true) purchases.ok++;
           else problems.push(`compra ${key}: ${r.status} ${JSON.stringify(r.data).slice(0, 200)}`);
           return;
         }
         if (n === 0) purchases.retried++;
         purchases.retries++;
-        await sleep(200);
+        await sleep(inProgress ? 2000 : 200);
       }
-      problems.push(`compra ${key}: sin respuesta tras 8 intentos`);
+      problems.push(`compra ${key}: sin respuesta en 90 s de reintentos`);
     };
     const read = async (shop: Shop, path: string) => {
       portal.total++;
