@@ -42,6 +42,9 @@ describe('operators panel in Chromium: super admin and tenant isolation', { skip
       await sa.page.locator('code.secret').waitFor();
       assert.match(String(await sa.page.locator('code.secret').textContent()), /^jwt_/);
       await sa.page.locator('.subcard strong').getByText('Router Lobby', { exact: true }).waitFor();
+      // The super admin tests the new router's connection (the simulated RouterOS answers).
+      await sa.page.locator('.subcard').getByRole('button', { name: 'Probar conexión' }).click();
+      await sa.page.getByRole('status').filter({ hasText: /Conexión exitosa/ }).waitFor();
 
       await sa.page.getByLabel('Nombre del administrador').fill('Pedro Playa');
       await sa.page.getByLabel('Correo del administrador').fill(adminB.email);
