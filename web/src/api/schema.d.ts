@@ -1025,7 +1025,118 @@ export interface paths {
                 };
             };
         };
-        put?: never;
+        /** Editar un router de cualquier empresa (solo los campos enviados; la contraseña enmascarada no cambia) */
+        put: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    empresa_id: string;
+                    router_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        host?: string;
+                        nombre?: string;
+                        password_encrypted?: string;
+                        puerto?: number;
+                        tls?: boolean | null;
+                        tls_ca?: string | null;
+                        tls_fingerprint?: string | null;
+                        ubicacion?: string | null;
+                        usuario?: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            message: string;
+                            router: {
+                                activo: boolean;
+                                host: string;
+                                id: string;
+                                nombre: string;
+                                puerto: number | null;
+                                tls: boolean;
+                                tls_ca_configurada: boolean;
+                                tls_fingerprint: string | null;
+                                ubicacion: string | null;
+                                usuario: string;
+                            };
+                        };
+                    };
+                };
+                /** @description Default Response */
+                400: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                401: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                403: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
         post?: never;
         /** Eliminar un router con su historial de API keys (no si tiene productos o transacciones) */
         delete: {
@@ -2394,6 +2505,83 @@ export interface paths {
                 };
             };
         };
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/empresas/{empresa_id}/routers/{router_id}/test-connection": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Probar la conexión con un router de cualquier empresa (RouterOS API) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    empresa_id: string;
+                    router_id: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            error: string | null;
+                            message: string;
+                            perfiles_encontrados: number;
+                            router: {
+                                activo: boolean;
+                                host: string;
+                                id: string;
+                                nombre: string;
+                                puerto: number;
+                            };
+                            router_name: string | null;
+                            success: boolean;
+                            timestamp: string;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                429: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
         post?: never;
         delete?: never;
         options?: never;

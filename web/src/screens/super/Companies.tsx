@@ -78,6 +78,76 @@ export function Companies() {
   );
 }
 
+type RouterRow = { id: string; nombre: string; host: string; puerto: number | null; ubicacion: string | null; activo: boolean };
+
+/** Edit (address, RouterOS credentials) and test one router of any company. */
+function RouterTools({ empresaId, r, onSaved }: { empresaId: string; r: RouterRow; onSaved: () => void }) {
+  const [open, setOpen] = useState(false);
+  const [error, setError] = useState<unknown>(null);
+  const test = useMutation({
+    mutationFn: async () => unwrap(await api.GET('/api/v1/admin/empresas/{empresa_id}/routers/{router_id}/test-connection', { params: { path: { empresa_id: empresaId, router_id: r.id } } })),
+  });
+  async function save(e: FormEvent<HTMLFormElement>) {
+    e.preventDefault();
+    const f = new FormData(e.currentTarget);
+    const v = (k: string) => String(f.get(k) ?? '');
+    setError(null);
+    try {
+      unwrap(
+        await api.PUT('/admin/empresas/{empresa_id}/routers/{router_id}', {
+          params: { path: { empresa_id: empresaId, router_id: r.id } },
+          body: {
+            nombre: v('nombre'),
+            host: v('host'),
+            puerto: Number(v('puerto') || 8728),
+            ubicacion: v('ubicacion') || null,
+            ...(v('usuario') ? { usuario: v('usuario') } : {}),
+            ...(v('password') ? { password_encrypted: v('password') } : {}),
+          },
+        }),
+      );
+      setOpen(false);
+      onSaved();
+    } catch (err) {
+      setError(err);
+    }
+  }
+  return (
+    <>
+      <div className="row">
+        <button type="button" onClick={() => test.mutate()} disabled={test.isPending}>
+          {test.isPending ? 'Probando…' : 'Probar conexión'}
+        </button>
+        <button type="button" onClick={() => setOpen(!open)} aria-expanded={open}>
+          {open ? 'Cerrar edición' : 'Editar'}
+        </button>
+      </div>
+      {test.data ? (
+        <p role="status" className={test.data.success ? 'ok' : 'error'}>
+          {test.data.success ? `Conexión exitosa: ${test.data.router_name ?? ''}, ${test.data.perfiles_encontrados} perfiles` : test.data.error}
+        </p>
+      ) : null}
+      <ErrorNote error={test.error} />
+      {open ? (
+        <form className="inline-edit" onSubmit={(e) => void save(e)} aria-label={`Editar ${r.nombre}`}>
+          <div className="grid">
+            <Field label="Nombre" name="nombre" defaultValue={r.nombre} required maxLength={100} />
+            <Field label="Host" name="host" defaultValue={r.host} required maxLength={50} />
+            <Field label="Puerto" name="puerto" type="number" min={1} max={65535} defaultValue={r.puerto ?? 8728} />
+            <Field label="Ubicación" name="ubicacion" defaultValue={r.ubicacion ?? ''} maxLength={200} />
+            <Field label="Usuario RouterOS (vacío: sin cambio)" name="usuario" maxLength={50} autoComplete="off" />
+            <Field label="Contraseña RouterOS (vacío: sin cambio)" name="password" type="password" maxLength={200} autoComplete="new-password" />
+          </div>
+          <ErrorNote error={error} />
+          <button type="submit" className="primary">
+            Guardar router
+          </button>
+        </form>
+      ) : null}
+    </>
+  );
+}
+
 function CompanyRouters({ empresaId }: { empresaId: string }) {
   const qc = useQueryClient();
   const [offset, setOffset] = useState(0);
@@ -154,6 +224,7 @@ function CompanyRouters({ empresaId }: { empresaId: string }) {
                   </button>
                   <ConfirmButton label="Regenerar API key" question={`¿Regenerar la API key de ${r.nombre}? La actual deja de funcionar al instante.`} confirmLabel="Regenerar" danger onConfirm={() => regen.mutate(r.id)} />
                 </div>
+                <RouterTools empresaId={empresaId} r={r} onSaved={refresh} />
                 <KitButton routerId={r.id} />
               </li>
             ))}
