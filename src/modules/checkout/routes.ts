@@ -57,6 +57,25 @@ function duration(minutes: number | null): string | null {
   return `${minutes} minutos`;
 }
 
+/**
+ * The kit's pagado.html on the router that served the page (from its validated link-login-only): it fetches
+ * the credentials with the router key and logs in with a fresh CHAP challenge. Only the referencia travels.
+ */
+function pagadoUrl(s: CheckoutSession): string | null {
+  if (!s.linkLoginOnly || !s.referencia) return null;
+  try {
+    const u = new URL(s.linkLoginOnly);
+    u.pathname = '/pagado.html';
+    u.hash = '';
+    u.searchParams.set('referencia', s.referencia);
+    // The page the person first asked for (validated http(s)); the router passes it on as $(link-orig).
+    if (s.dst) u.searchParams.set('dst', s.dst);
+    return u.toString();
+  } catch {
+    return null;
+  }
+}
+
 const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'checkout_session_not_found');
 
 export default async function checkoutRoutes(app: App) {
@@ -319,6 +338,7 @@ export default async function checkoutRoutes(app: App) {
       return {
         estado: tx.estado,
         referencia: tx.referencia,
+        pagado_url: pagadoUrl(s),
         mensaje: tx.estado === 'rechazada' || tx.estado === 'en_revision' ? tx.errorDetalle : null,
         usuario_hotspot: delivered ? { usuario: tx.usuarioHotspot, contrasena: password, tipo: tx.tipoUsuario } : null,
       };
