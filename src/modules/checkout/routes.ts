@@ -262,7 +262,7 @@ export default async function checkoutRoutes(app: App) {
       const referencia = randomUUID();
       if (!(await sessions.claim(s.id, referencia))) {
         await svc.idempotency.release(s.routerId, key).catch(() => undefined);
-        if (s.referencia) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
+        if (s.referencia && s.vigente) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
         throw new ApiError(410, 'La sesión de pago expiró; vuelve a elegir tu ficha en la página del WiFi', 'checkout_session_expired');
       }
       const b = request.body;
@@ -333,7 +333,8 @@ export default async function checkoutRoutes(app: App) {
       if (!s.referencia) return { estado: s.vigente ? 'sin_pago' : 'expirada', referencia: null, usuario_hotspot: null };
       const tx = await findByReferencia(ctx.db.orm, s.referencia);
       if (!tx || tx.routerId !== s.routerId) return { estado: 'iniciada', referencia: s.referencia, usuario_hotspot: null };
-      const delivered = tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active');
+      // The link is a bearer credential in a browser's history: it shows the voucher for a day, not forever.
+      const delivered = s.reciente && (tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active'));
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
       return {
         estado: tx.estado,
