@@ -3,11 +3,11 @@
  * a child process with production settings, its memory, and small HTTP helpers. Nothing here is a mock:
  * the service is started exactly as `npm start` starts it, only with other URLs.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
+import { spawn, spawnSync, type ChildProcess } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { readFileSync, mkdirSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync, symlinkSync } from 'node:fs';
 import net from 'node:net';
-import { cpus, totalmem } from 'node:os';
+import { cpus, tmpdir, totalmem } from 'node:os';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import pg from 'pg';
@@ -98,6 +98,8 @@ export function serviceEnv(databaseUrl: string, port: number, extra: Record<stri
 
 export interface ServiceProcess {
   pid: number;
+  /** Milliseconds from spawn to the first 200 from /ready. */
+  readyMs: number;
   url: string;
   child: ChildProcess;
   /** stderr/stdout lines (the service logs JSON at warn and above). */
@@ -109,10 +111,40 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** Start `src/server.ts` the way `npm start` does, and wait until /ready answers. */
-export async function startService(env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number } = {}): Promise<ServiceProcess> {
-  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), '--import', 'tsx', join(ROOT, 'src/server.ts')], {
-    cwd: ROOT,
+/** The node flags of `npm start` (package.json: `node <flags> dist/server.js`), so a build runs as it does. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
+  return start.slice(1, -1);
+}
+
+let built: string | null = null;
+
+/**
+ * The production build (`npm run build`, service only) in a temporary directory laid out as
+ * deploy/install.sh lays it out (dist/ beside migrations/ and node_modules/); returns dist/server.js.
+ * Built once per process, removed at exit.
+ */
+export function productionBuild(): string {
+  if (built) return built;
+  const dir = mkdtempSync(join(tmpdir(), 'ph-build-'));
+  onExit(() => rmSync(dir, { recursive: true, force: true }));
+  const r = spawnSync(process.execPath, [join(ROOT, 'scripts/build.mjs'), '--outdir', join(dir, 'dist'), '--no-panel'], { cwd: ROOT, encoding: 'utf8' });
+  if (r.status !== 0) throw new Error(`npm run build falló: ${r.stdout}${r.stderr}`);
+  symlinkSync(join(ROOT, 'migrations'), join(dir, 'migrations'));
+  symlinkSync(join(ROOT, 'node_modules'), join(dir, 'node_modules'));
+  built = join(dir, 'dist', 'server.js');
+  return built;
+}
+
+/**
+ * Start the service and wait until /ready answers: `src/server.ts` under tsx, or with `entry` a built
+ * `dist/server.js` with plain node, as `npm start` does. `readyMs` is spawn → first 200 from /ready.
+ */
+export async function startService(env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number; entry?: string } = {}): Promise<ServiceProcess> {
+  const t0 = performance.now();
+  const entryArgs = opts.entry ? [...startFlags(), opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
+  const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entryArgs], {
+    cwd: opts.entry ? dirname(dirname(opts.entry)) : ROOT,
     env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
@@ -144,9 +176,11 @@ export async function startService(env: Record<string, string>, opts: { nodeArgs
       kill();
       throw new Error(`el servicio no quedó listo:\n${output.slice(-20).join('\n')}`);
     }
-    await sleep(150);
+    await sleep(20);
   }
+  const readyMs = performance.now() - t0;
   return {
+    readyMs,
     pid: child.pid!,
     url,
     child,

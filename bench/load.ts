@@ -3,12 +3,19 @@
  * Usage: node --import tsx bench/load.ts '<json job>'; prints one JSON line with the results.
  *
  * A job is a list of runs started at the same moment (so "catalog while logins run" is one job):
- * - `autocannon` runs: fixed connections for a duration, optionally at a fixed overall rate;
+ * - `autocannon` runs: fixed connections for a duration, optionally at a fixed overall rate; plain
+ *   fixed-connection runs (no rate, no count, no per-request key) go to Debian's `wrk` when it is installed
+ *   (C, one thread: it does not saturate before the service on 2 cores as autocannon does), else autocannon;
  * - `sequential` runs: one request at a time, each timed here, with the fake servers' time during it read
  *   from the fakes' control endpoint, so the service's own overhead is total minus fake time.
  */
+import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
+import { writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import autocannon from 'autocannon';
+import { hasWrk } from './wrk.js';
 
 export interface AutocannonRun {
   kind: 'autocannon';
@@ -59,6 +66,56 @@ export interface RunResult {
   sampleError?: string;
   /** CPU time of the measured server process per request, µs (filled in by bench/run.ts). */
   cpuUsPerReq?: number;
+  /** The load generator that drove it. */
+  tool: 'wrk' | 'autocannon' | 'sequential';
+}
+
+/** Runs wrk can drive: a fixed number of connections as fast as the server answers. */
+export function wrkCanRun(run: AutocannonRun): boolean {
+  return !process.env.BENCH_AUTOCANNON && !run.overallRate && !run.amount && !run.uniqueIdempotencyKey && hasWrk();
+}
+
+// wrk's Lua hook prints the summary as JSON (latency in µs; status errors are non-2xx/3xx responses).
+const WRK_REPORT = `
+done = function(summary, latency, requests)
+  local e = summary.errors
+  io.write(string.format('WRKJSON {"requests":%d,"duration_us":%d,"p50":%d,"p90":%d,"p99":%d,"max":%d,"errors":%d,"non2xx":%d}\\n',
+    summary.requests, summary.duration, latency:percentile(50), latency:percentile(90), latency:percentile(99), latency.max,
+    e.connect + e.read + e.write + e.timeout, e.status))
+end
+`;
+
+async function runWrk(run: AutocannonRun): Promise<RunResult> {
+  const script = join(tmpdir(), `ph-bench-wrk-${process.pid}.lua`);
+  let lua = WRK_REPORT;
+  if (run.method === 'POST' || run.body) lua += `wrk.method = ${JSON.stringify(run.method ?? 'POST')}\nwrk.body = ${JSON.stringify(run.body ?? '')}\n`;
+  writeFileSync(script, lua);
+  const args = ['-t1', `-c${run.connections}`, `-d${run.durationS}s`, '--timeout', '30s', '-s', script];
+  for (const [k, v] of Object.entries(run.headers ?? {})) args.push('-H', `${k}: ${v}`);
+  args.push(run.url);
+  const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'pipe'] });
+  let out = '';
+  child.stdout.on('data', (d) => (out += String(d)));
+  child.stderr.on('data', (d) => (out += String(d)));
+  const code = await new Promise<number | null>((r) => child.once('exit', r));
+  const line = out.split('\n').find((l) => l.startsWith('WRKJSON '));
+  if (code !== 0 || !line) throw new Error(`wrk terminó con ${code}: ${out.slice(-500)}`);
+  const r = JSON.parse(line.slice(8)) as { requests: number; duration_us: number; p50: number; p90: number; p99: number; max: number; errors: number; non2xx: number };
+  const durationS = r.duration_us / 1e6;
+  return {
+    name: run.name,
+    requests: r.requests,
+    rps: r.requests / durationS,
+    p50: r.p50 / 1000,
+    p90: r.p90 / 1000,
+    p99: r.p99 / 1000,
+    max: r.max / 1000,
+    errors: r.errors,
+    non2xx: r.non2xx,
+    statusCodes: {},
+    durationS,
+    tool: 'wrk',
+  };
 }
 
 function percentile(sorted: number[], p: number): number {
@@ -68,6 +125,7 @@ function percentile(sorted: number[], p: number): number {
 }
 
 async function runAutocannon(run: AutocannonRun): Promise<RunResult> {
+  if (wrkCanRun(run)) return runWrk(run);
   const result = await autocannon({
     url: run.url,
     method: run.method ?? 'GET',
@@ -103,6 +161,7 @@ async function runAutocannon(run: AutocannonRun): Promise<RunResult> {
     non2xx: result.non2xx,
     statusCodes,
     durationS: result.duration,
+    tool: 'autocannon',
   };
 }
 
@@ -166,6 +225,7 @@ async function runSequential(run: SequentialRun): Promise<RunResult> {
     durationS: elapsed,
     overhead: { p50: percentile(o, 50), p90: percentile(o, 90), p99: percentile(o, 99), fakeP50: percentile(f, 50), totalP50: percentile(t, 50) },
     sampleError,
+    tool: 'sequential',
   };
 }
 

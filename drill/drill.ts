@@ -75,15 +75,16 @@ export interface DrillResult {
   serviceLog: string[];
 }
 
-interface Shop {
+export interface Shop {
+  empresaId: string;
   routerId: string;
   apiKey: string;
   productId: number;
   sim: RouterSimulator;
 }
 
-const PROFILE = '1_HORA';
-const SIM_PASSWORD = 'xyz';
+export const PROFILE = '1_HORA';
+export const SIM_PASSWORD = 'xyz';
 
 /** Everything a drill runs against; the service can be killed and restarted. */
 class Rig {
@@ -161,7 +162,7 @@ class Rig {
 
 export const DRILL_MP_TOKEN = 'TEST-drill-access-token';
 
-const tally = (results: { status: number }[]) => {
+export const tally = (results: { status: number }[]) => {
   const out: Record<string, number> = {};
   for (const r of results) {
     const k = r.status === 0 ? 'sin respuesta' : String(r.status);
@@ -170,7 +171,7 @@ const tally = (results: { status: number }[]) => {
   return out;
 };
 
-async function seedShops(env: Record<string, string>, sims: RouterSimulator[], conekta: ConektaFake): Promise<Shop[]> {
+export async function seedShops(env: Record<string, string>, sims: RouterSimulator[], conekta: ConektaFake): Promise<Shop[]> {
   const config = loadConfig(env);
   const logger = createLogger('silent');
   const db = await openDatabase(config.database, { poolSize: 2, logger });
@@ -186,7 +187,7 @@ async function seedShops(env: Record<string, string>, sims: RouterSimulator[], c
         .insert(productos)
         .values({ empresaId: empresa.id, routerId: router.id, perfilMikrotikId: '*1', perfilMikrotikNombre: PROFILE, nombreVenta: '1 Hora', precio: '19.99', moneda: 'MXN', duracionMinutos: 60 })
         .returning({ id: productos.id });
-      shops.push({ routerId: router.id, apiKey: router.apiKey, productId: p.id, sim });
+      shops.push({ empresaId: empresa.id, routerId: router.id, apiKey: router.apiKey, productId: p.id, sim });
     }
     return shops;
   } finally {
@@ -196,7 +197,7 @@ async function seedShops(env: Record<string, string>, sims: RouterSimulator[], c
 }
 
 /** Run `n` purchases with at most `concurrency` in flight. */
-async function many<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+export async function many<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
   await Promise.all(
@@ -593,9 +594,10 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       await dbProxy.restore();
       target.sim.slow(0);
       const res = await inflight;
-      const refs = res.map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
       const retried = await Promise.all(res.filter((r) => r.status !== 200).map((r) => rig.buy(target, r.key, `tok_test_visa_4242_${r.key}`, 45_000)));
-      for (const r of retried) if (typeof r.data?.referencia === 'string' && !refs.includes(r.data.referencia)) refs.push(r.data.referencia);
+      // Each purchase's referencia is its last answer's: a first request cut before its attempt existed answered
+      // a referencia that was never recorded, and its retry (which took the key over) bought under a new one.
+      const refs = res.map((r) => String((retried.find((x) => x.key === r.key) ?? r).data?.referencia ?? '')).filter(Boolean);
       await waitSettled(rig.query, opts.settleMs);
       const perRef = refs.map((ref) => target.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length);
       const [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
@@ -605,7 +607,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
         [refs],
       );
       return {
-        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0,
+        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0 && retried.every((r) => r.status === 200 || r.status === 202),
         detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas`,
         responses: tally([...res, ...retried]),
       };

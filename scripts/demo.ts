@@ -28,6 +28,7 @@ import { startMercadoPagoFake } from '../sandbox/mercadopago.js';
 import { SANDBOX_CARDS, startTokenizerServer, type TokenizerServer } from '../sandbox/tokenizers.js';
 import { startHotspotWeb } from '../sandbox/hotspot-web.js';
 import { demoLogoPng } from '../sandbox/demo-logo.js';
+import { ensurePanelBuilt } from './panel-build.js';
 
 const EMPRESA_ID = 'EMP_DEC0DE0001';
 const ROUTER_ID = 'RTR_DEC0DE01';
@@ -168,6 +169,12 @@ try {
   if (err instanceof ConfigError) await fail(err.message);
   throw err;
 }
+// The operators' panel: built now if missing or older than its sources (a few seconds).
+try {
+  await ensurePanelBuilt((line) => process.stdout.write(line + '\n'));
+} catch (err) {
+  await fail(`no se pudo compilar el panel: ${(err as Error).message}`);
+}
 try {
   service = await startService(config);
 } catch (err) {
@@ -176,7 +183,10 @@ try {
 const svc = service!;
 stops.push(() => svc.stop());
 // Deliveries, retries, webhooks and reconciliation (idempotent if the service already started them).
-if (config.workersEnabled) await svc.ctx.payments.startWorkers();
+if (config.workersEnabled) {
+  await svc.ctx.validity.start();
+  await svc.ctx.payments.startWorkers();
+}
 process.once('SIGINT', () => void shutdown(0));
 process.once('SIGTERM', () => void shutdown(0));
 
@@ -263,6 +273,7 @@ const lines = [
   '  Pagos Hotspot (demo) en marcha',
   '',
   `  API y documentación:   ${svc.url}/docs`,
+  `  Panel de operadores:   ${svc.url}/panel/`,
   `  Super admin:           ${demoEnv.SUPER_ADMIN_INITIAL_EMAIL} / ${demoEnv.SUPER_ADMIN_INITIAL_PASSWORD}`,
   `  Admin de la empresa:   ${ADMIN_EMAIL} / ${demoEnv.DEMO_ADMIN_PASSWORD}`,
   '',

@@ -20,6 +20,8 @@ import { CatalogService } from './modules/catalog/service.js';
 import { CompanyService } from './modules/company/service.js';
 import { TelegramService } from './modules/notifications/telegram.js';
 import { PaymentsService } from './modules/payments/service.js';
+import { ValidityService } from './modules/vouchers/validity.js';
+import { ReceiptService } from './modules/vouchers/receipts.js';
 import { RouterNetworkPolicy, serviceEndpoint, type ServiceEndpoint } from './infra/router-networks.js';
 
 export interface AppContext {
@@ -41,6 +43,10 @@ export interface AppContext {
   telegram: TelegramService;
   hotspot: HotspotService;
   payments: PaymentsService;
+  /** Voucher validity (first login, expiry sweep) on the payments outbox. */
+  validity: ValidityService;
+  /** E-mail receipts (SMTP_URL), an outbox job. */
+  receipts: ReceiptService;
   /** Stop background activity and release resources (not the database: `db.close()`). */
   stop(): Promise<void>;
 }
@@ -62,6 +68,8 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const catalog = new CatalogService(db, bus, config);
   const telegram = new TelegramService(config.telegramApiBase, logger);
   const payments = new PaymentsService({ config, logger, db, secrets, audit, catalog, companies, telegram, metrics, hotspot: () => hotspot });
+  const validity = new ValidityService({ db, outbox: payments.outbox, hotspot, logger, config });
+  const receipts = new ReceiptService({ db, outbox: payments.outbox, secrets: secrets.general, logger, config });
   const ctx: AppContext = {
     config,
     logger,
@@ -90,9 +98,12 @@ export async function createContext(config: Config, logger: Logger, db: Database
     telegram,
     hotspot,
     payments,
+    validity,
+    receipts,
     async stop() {
       // Background jobs finish before the routers and the database go away.
       await payments.stopWorkers();
+      receipts.close();
       await hotspot.stop();
       redis?.disconnect();
       await routerKeys.stop();

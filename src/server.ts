@@ -2,6 +2,8 @@
  * Production entry: read the configuration, migrate, bootstrap, serve, and shut down gracefully
  * (in-flight requests finish, counters are flushed, connections closed).
  */
+import { realpathSync } from 'node:fs';
+import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js';
 import { createLogger } from './infra/logging.js';
 import { startContext, type AppContext } from './context.js';
@@ -23,7 +25,10 @@ export async function startService(config: Config): Promise<RunningService> {
   if (!config.metricsToken) logger.warn('METRICS_TOKEN no está definido: /metrics responde a cualquiera (defínalo en producción)');
   if (!config.routeros.allowedNetworks) logger.info('ROUTER_ALLOWED_NETWORKS no está definido: routers en cualquier dirección unicast salvo loopback, link-local y metadatos');
   // Delivery, refunds, reconciliation and notifications (any number of instances may run them).
-  if (config.workersEnabled) await ctx.payments.startWorkers();
+  if (config.workersEnabled) {
+    await ctx.validity.start();
+    await ctx.payments.startWorkers();
+  }
   const address = app.server.address();
   const port = typeof address === 'object' && address ? address.port : config.port;
   const host = config.host === '0.0.0.0' || config.host === '::' ? '127.0.0.1' : config.host;
@@ -86,6 +91,17 @@ async function main() {
   }
 }
 
-if (import.meta.url === `file://${process.argv[1]}` || process.argv[1]?.endsWith('src/server.ts')) {
+/** Whether this module is the process's entry (src/server.ts under tsx, or the bundle dist/server.js). */
+function isEntry(): boolean {
+  const entry = process.argv[1];
+  if (!entry) return false;
+  try {
+    return import.meta.url === pathToFileURL(realpathSync(entry)).href;
+  } catch {
+    return false;
+  }
+}
+
+if (isEntry() || process.argv[1]?.endsWith('src/server.ts')) {
   void main();
 }

@@ -262,6 +262,14 @@ export class SimState {
     macAddress ||= this.hosts.rows.find((h) => h.address === ip || h['to-address'] === ip)?.['mac-address'] ?? '';
     if (!this.loginCreatesSession) return;
     this.addSession({ user: user.name, address: ip, 'mac-address': macAddress, 'login-by': 'api' });
+    // A user profile with add-mac-cookie leaves a MAC cookie that logs the device in again without the
+    // password, even after the user is disabled unless the cookie is removed ("Hotspot customisation" /
+    // user profile `add-mac-cookie`, `mac-cookie-timeout`; cookies are listed under /ip/hotspot/cookie —
+    // https://help.mikrotik.com/docs/display/ROS/Hotspot+customisation and /ip hotspot cookie in the manual).
+    const profile = this.profiles.rows.find((p) => p.name === (user.profile || 'default'));
+    if (macAddress && profile?.['add-mac-cookie'] === 'true') {
+      this.cookies.insert({ user: user.name, domain: '', 'mac-address': macAddress, 'expires-in': profile['mac-cookie-timeout'] ?? '3d', 'mac-cookie': 'true' });
+    }
   }
 
   private runScript(script: Row): void {

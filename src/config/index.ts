@@ -51,6 +51,7 @@ export interface Config {
   gatewayTimeoutMs: number;
   /** How long a same-key duplicate waits for the first request to record its attempt (then 409), in ms (≤ 10 s). */
   idempotencyWaitMs: number;
+  idempotencyStaleMs: number;
   /** A charge the gateway does not show (search index lag) is not declared unpaid before this, in ms. */
   paymentNotFoundHorizonMs: number;
   /** Stored purchase answers lose their voucher credentials, and finished jobs are deleted, after this many hours. */
@@ -59,6 +60,12 @@ export interface Config {
   voucherUsernameLength: number;
   voucherPasswordLength: number;
   voucherPinLength: number;
+  /** Voucher validity sweeper (issue 15): how often each router is checked, and the longest wait after a failure. */
+  vigenciaSweepMs: number;
+  /** E-mail receipts after an approved online sale: SMTP URL (empty: off) and sender. */
+  smtpUrl: string;
+  smtpFrom: string;
+  vigenciaMaxBackoffMs: number;
   redisUrl: string;
   /** Background workers (outbox, reconciliation) run in this process. */
   workersEnabled: boolean;
@@ -152,11 +159,16 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'PROVISION_DEADLINE_MINUTES', required: false, default: '30', doc: 'Minutes to keep retrying voucher delivery before refunding automatically' },
   { name: 'GATEWAY_TIMEOUT_MS', required: false, default: '30000', doc: 'Timeout of one call to Conekta or Mercado Pago, in milliseconds (an unanswered charge is reconciled later)' },
   { name: 'IDEMPOTENCY_WAIT_MS', required: false, default: '10000', doc: 'Milliseconds a same-key purchase retry waits for the first request to record its attempt (then 409; at most 10000)' },
+  { name: 'IDEMPOTENCY_STALE_MS', required: false, default: '15000', doc: 'Milliseconds after which a key whose request recorded no attempt (it died) is taken over by a same-key retry; the old request can then no longer charge' },
   { name: 'PAYMENT_NOT_FOUND_HORIZON_MS', required: false, default: '21600000', doc: 'Milliseconds a charge the gateway does not show yet (search lag) keeps being looked up, with backoff, before it is declared unpaid' },
   { name: 'PAYMENTS_RETENTION_HOURS', required: false, default: '72', doc: 'Hours after which stored purchase answers lose their voucher credentials and finished background jobs are deleted' },
   { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
   { name: 'VOUCHER_PASSWORD_LENGTH', required: false, default: '4', doc: 'Digits of generated voucher passwords' },
   { name: 'VOUCHER_PIN_LENGTH', required: false, default: '8', doc: 'Digits after PT- in generated PIN vouchers (8: with the voucher-check limits, over 30 days of guessing per live PIN on a router with 500 live vouchers)' },
+  { name: 'VIGENCIA_SWEEP_MS', required: false, default: '10000', doc: 'Voucher validity: how often each router is checked for first logins and expired vouchers, in milliseconds' },
+  { name: 'VIGENCIA_MAX_BACKOFF_MS', required: false, default: '15000', doc: 'Voucher validity: longest wait between checks of a router that does not answer, in milliseconds (it is swept when it returns)' },
+  { name: 'SMTP_URL', required: false, default: '', doc: 'E-mail receipts to buyers after an approved online sale (smtp:// or smtps:// URL with credentials); empty: no receipts' },
+  { name: 'SMTP_FROM', required: false, default: 'Pagos Hotspot <no-reply@localhost>', doc: 'Sender of the e-mail receipts' },
   { name: 'REDIS_URL', required: false, default: '', doc: 'Optional Redis shared by instances for rate-limit counters' },
   { name: 'WORKERS_ENABLED', required: false, default: 'true', doc: 'Run background workers (delivery, refunds, reconciliation) in this instance' },
   { name: 'LOGIN_MAX_FAILURES_PER_ACCOUNT', required: false, default: '5', doc: 'Failed logins allowed per account per window' },
@@ -270,11 +282,16 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     provisionDeadlineMinutes: int('PROVISION_DEADLINE_MINUTES', 1, 7 * 24 * 60),
     gatewayTimeoutMs: int('GATEWAY_TIMEOUT_MS', 100, 300_000),
     idempotencyWaitMs: int('IDEMPOTENCY_WAIT_MS', 0, 10_000),
+    idempotencyStaleMs: int('IDEMPOTENCY_STALE_MS', 1000, 600_000),
     paymentNotFoundHorizonMs: int('PAYMENT_NOT_FOUND_HORIZON_MS', 0, 30 * 24 * 3600_000),
     paymentsRetentionHours: int('PAYMENTS_RETENTION_HOURS', 1, 24 * 365),
     voucherUsernameLength: int('VOUCHER_USERNAME_LENGTH', 5, 40),
     voucherPasswordLength: int('VOUCHER_PASSWORD_LENGTH', 4, 40),
     voucherPinLength: int('VOUCHER_PIN_LENGTH', 5, 40),
+    vigenciaSweepMs: int('VIGENCIA_SWEEP_MS', 50, 3_600_000),
+    smtpUrl: get('SMTP_URL'),
+    smtpFrom: get('SMTP_FROM'),
+    vigenciaMaxBackoffMs: int('VIGENCIA_MAX_BACKOFF_MS', 50, 3_600_000),
     redisUrl: get('REDIS_URL'),
     workersEnabled: bool('WORKERS_ENABLED'),
     loginMaxFailuresPerAccount: int('LOGIN_MAX_FAILURES_PER_ACCOUNT', 1, 100000),

@@ -42,6 +42,11 @@ export function isUniqueViolation(err: unknown, constraint?: string): boolean {
   return !!e && e.code === '23505' && (!constraint || e.constraint === constraint);
 }
 
+/** 22012: used on purpose by statements that must fail as a whole when a guard matches nothing. */
+export function isDivisionByZero(err: unknown): boolean {
+  return findPgError(err)?.code === '22012';
+}
+
 export function isForeignKeyViolation(err: unknown): boolean {
   return findPgError(err)?.code === '23503';
 }

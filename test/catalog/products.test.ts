@@ -35,7 +35,7 @@ describe('admin products (/api/v1/admin/products)', () => {
     assert.equal(res.statusCode, 201, res.body);
     assert.deepEqual(Object.keys(res.data), [
       'id', 'router_id', 'perfil_mikrotik_id', 'perfil_mikrotik_nombre', 'nombre_venta', 'descripcion', 'imagen_url', 'precio', 'moneda',
-      'detalles', 'activo', 'orden_visual', 'destacado', 'creado_en', 'duracion_minutos', 'tipo_usuario_default',
+      'detalles', 'activo', 'orden_visual', 'destacado', 'creado_en', 'duracion_minutos', 'tipo_usuario_default', 'vigencia_minutos', 'vigencia_desde', 'limite_bytes',
     ]);
     assert.equal(res.data.precio, 10.5);
     assert.deepEqual(res.data.detalles, ['Velocidad 10 Mbps', '1 dispositivo']);

@@ -56,7 +56,7 @@ describe('captive portal reads: public config and catalog (router API key)', () 
     assert.deepEqual(res.data.map((p: { id: number }) => p.id), [ids.dia, ids.featured, ids.hora]);
     const hora = res.data[2];
     assert.deepEqual(Object.keys(hora), [
-      'id', 'perfil_mikrotik_id', 'perfil_mikrotik_nombre', 'nombre_venta', 'descripcion', 'imagen_url', 'precio', 'moneda', 'detalles', 'destacado', 'creado_en', 'duracion_minutos', 'tipo_usuario_default',
+      'id', 'perfil_mikrotik_id', 'perfil_mikrotik_nombre', 'nombre_venta', 'descripcion', 'imagen_url', 'precio', 'moneda', 'detalles', 'destacado', 'creado_en', 'duracion_minutos', 'tipo_usuario_default', 'vigencia_minutos', 'vigencia_desde', 'limite_bytes',
     ]);
     assert.equal(hora.precio, 10.5);
     assert.deepEqual(hora.detalles, [{ texto: 'Velocidad 10 Mbps' }, { texto: '1 dispositivo' }]);

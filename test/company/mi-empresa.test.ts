@@ -24,7 +24,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     const res = await req(a.token, 'GET', '/api/v1/admin/mi-empresa');
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(Object.keys(res.data), [
-      'id', 'nombre', 'contacto_email', 'contacto_telefono', 'logo_url', 'conekta_mode', 'conekta_public_key', 'mercado_pago_mode', 'mercado_pago_public_key', 'activa', 'creada_en', 'telegram_bot_token', 'telegram_chat_id', 'notificaciones_telegram',
+      'id', 'nombre', 'contacto_email', 'contacto_telefono', 'logo_url', 'conekta_mode', 'conekta_public_key', 'mercado_pago_mode', 'mercado_pago_public_key', 'activa', 'creada_en', 'telegram_bot_token', 'telegram_chat_id', 'notificaciones_telegram', 'zona_horaria',
     ]);
     assert.equal(res.data.id, a.empresa.id);
     assert.equal(res.data.conekta_mode, 'test');
@@ -47,7 +47,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.data, {
       message: 'Información de la empresa actualizada correctamente',
-      empresa: { nombre: a.empresa.nombre, contacto_email: 'contacto@example.com', contacto_telefono: '5550000000', telegram_bot_token: '********', telegram_chat_id: '-100200', notificaciones_telegram: true },
+      empresa: { nombre: a.empresa.nombre, contacto_email: 'contacto@example.com', contacto_telefono: '5550000000', telegram_bot_token: '********', telegram_chat_id: '-100200', notificaciones_telegram: true, zona_horaria: 'America/Mexico_City' },
     });
     const [row] = await t.ctx.db.orm.select().from(empresas).where(eq(empresas.id, a.empresa.id));
     assert.ok(row.telegramBotToken && !row.telegramBotToken.includes('ABC-secret'));
@@ -83,6 +83,21 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     const get = await req(a.token, 'GET', '/api/v1/admin/mi-empresa');
     assert.equal(get.data.nombre, 'Nuevo Nombre');
     assert.equal(get.data.contacto_email, 'contacto@example.com');
+  });
+
+  it('zona_horaria: an IANA name is stored (default America/Mexico_City); anything else → 422, nothing written', async () => {
+    const before = await req(a.token, 'GET', '/api/v1/admin/mi-empresa');
+    assert.equal(before.data.zona_horaria, 'America/Mexico_City');
+    for (const zona_horaria of ['Mars/Olympus', 'America/Mexico_City; DROP', '', '../../etc/passwd', 'x'.repeat(65)]) {
+      const res = await req(a.token, 'PUT', '/api/v1/admin/mi-empresa', { zona_horaria });
+      assert.equal(res.statusCode, 422, zona_horaria);
+      assert.equal(res.data.code, 'validation_error');
+    }
+    const ok = await req(a.token, 'PUT', '/api/v1/admin/mi-empresa', { zona_horaria: 'America/Tijuana' });
+    assert.equal(ok.statusCode, 200, ok.body);
+    assert.equal(ok.data.empresa.zona_horaria, 'America/Tijuana');
+    assert.equal((await req(a.token, 'GET', '/api/v1/admin/mi-empresa')).data.zona_horaria, 'America/Tijuana');
+    await req(a.token, 'PUT', '/api/v1/admin/mi-empresa', { zona_horaria: 'America/Mexico_City' });
   });
 
   it('PUT changes the public config (cache invalidated)', async () => {

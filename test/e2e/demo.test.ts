@@ -89,6 +89,12 @@ describe('npm run demo', () => {
     const docs = field(out, 'API y documentación').first;
     assert.equal(docs, `http://127.0.0.1:${ports.DEMO_API_PORT}/docs`);
     assert.equal((await fetch(docs)).status, 200);
+    // The operators' panel, built at start if it was missing.
+    const panel = field(out, 'Panel de operadores').first;
+    assert.equal(panel, `http://127.0.0.1:${ports.DEMO_API_PORT}/panel/`);
+    const panelPage = await fetch(panel);
+    assert.equal(panelPage.status, 200);
+    assert.match(await panelPage.text(), /<div id="root">/);
 
     const login = async (email: string, password: string) =>
       (await fetch(`http://127.0.0.1:${ports.DEMO_API_PORT}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })).status;

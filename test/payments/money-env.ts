@@ -38,7 +38,7 @@ export function useMoneyEnv(): MoneyEnv {
     env.proxy = await startProxy(url.hostname, Number(url.port || 5432));
     url.hostname = '127.0.0.1';
     url.port = String(env.proxy.port);
-    env.t = await startPaymentsApp(env.f, { database: db, env: { DATABASE_URL: url.toString(), IDEMPOTENCY_WAIT_MS: '300', PAYMENT_NOT_FOUND_HORIZON_MS: '0' } });
+    env.t = await startPaymentsApp(env.f, { database: db, env: { DATABASE_URL: url.toString(), IDEMPOTENCY_WAIT_MS: '300', IDEMPOTENCY_STALE_MS: '1000', PAYMENT_NOT_FOUND_HORIZON_MS: '0' } });
     env.base = await listen(env.t);
     env.shop = await createShop(env.t);
   });

@@ -69,6 +69,47 @@ describe('money under compound faults (issue 11): defects 1–5', { skip: testDb
       assert.equal(retry.data.code, 'idempotency_in_progress');
       assert.equal(retry.data.referencia, undefined, retry.body);
     });
+
+    it('request died before its attempt and its key release failed with the database: a same-key retry takes the key over once the owner is silent, charges once', async () => {
+      const key = uniq();
+      const body = conektaBody(env.shop.productId);
+      // What a database cut between the claim and the attempt leaves (the release failed too), or a SIGKILL there.
+      await env.t.ctx.db.query(
+        `INSERT INTO idempotencia_solicitudes (router_id, clave, endpoint, hash_solicitud, propietario, creada_en, actualizada_en)
+         VALUES ($1, $2, 'pagar-conekta', $3, 'muerto', now() - interval '5 seconds', now() - interval '5 seconds')`,
+        [env.shop.routerId, key, requestHash('pagar-conekta', body)],
+      );
+      const ordersBefore = env.f.conekta.state.orders.size;
+      const retry = await buy(body, { 'idempotency-key': key });
+      assert.equal(retry.statusCode, 200, retry.body);
+      assert.ok(retry.data.referencia);
+      const again = await buy(body, { 'idempotency-key': key });
+      assert.equal(again.statusCode, 200, again.body);
+      assert.equal(again.data.referencia, retry.data.referencia, 'replayed, not bought again');
+      assert.equal(env.f.conekta.state.orders.size, ordersBefore + 1, 'charged once');
+    });
+
+    it('an owner still running when its key was taken over cannot record its attempt: it answers 409 without charging, the new owner charges once', async () => {
+      const key = uniq();
+      const body = conektaBody(env.shop.productId);
+      const ordersBefore = env.f.conekta.state.orders.size;
+      let retry: Awaited<ReturnType<typeof buy>> | undefined;
+      env.t.ctx.payments.hooks.beforeAttempt = async () => {
+        env.t.ctx.payments.hooks.beforeAttempt = undefined;
+        // The first request stalls past IDEMPOTENCY_STALE_MS (as if paused), and a retry takes its key over.
+        await env.t.ctx.db.query(`UPDATE idempotencia_solicitudes SET actualizada_en = now() - interval '5 seconds' WHERE router_id = $1 AND clave = $2`, [env.shop.routerId, key]);
+        retry = await buy(body, { 'idempotency-key': key });
+      };
+      const first = await buy(body, { 'idempotency-key': key });
+      env.t.ctx.payments.hooks.beforeAttempt = undefined;
+      assert.ok(retry, 'the retry ran');
+      assert.equal(retry.statusCode, 200, retry.body);
+      assert.equal(first.statusCode, 409, first.body);
+      assert.equal(first.data.code, 'idempotency_key_taken_over');
+      const [{ n }] = await env.t.ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = $1`, [first.data.referencia ?? '']);
+      assert.equal(n, 0, 'no attempt recorded for the old owner');
+      assert.equal(env.f.conekta.state.orders.size, ordersBefore + 1, 'charged once');
+    });
   });
 
   describe('defect 2: a refunded payment must not come back to life', () => {

@@ -4,7 +4,7 @@
  */
 import { readdir, readFile } from 'node:fs/promises';
 import { fileURLToPath } from 'node:url';
-import { dirname, join, resolve } from 'node:path';
+import { basename, dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
@@ -183,7 +183,9 @@ function quoteIdent(name: string): string {
 /** Arbitrary constant: the migration advisory lock shared by every instance. */
 const MIGRATION_LOCK = 7_451_926_001;
 
-export const MIGRATIONS_DIR = join(dirname(fileURLToPath(import.meta.url)), '..', '..', '..', 'migrations');
+const HERE = dirname(fileURLToPath(import.meta.url));
+/** The repository's migrations/: three levels above src/infra/db/, or one above the bundle in dist/. */
+export const MIGRATIONS_DIR = basename(HERE) === 'dist' ? join(HERE, '..', 'migrations') : join(HERE, '..', '..', '..', 'migrations');
 
 /**
  * Apply every migrations/NNNN_*.sql not yet recorded, in order, each in its own transaction, while

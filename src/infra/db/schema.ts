@@ -5,6 +5,7 @@
  */
 import { sql } from 'drizzle-orm';
 import {
+  bigint,
   bigserial,
   boolean,
   integer,
@@ -38,6 +39,8 @@ export const empresas = pgTable('empresas', {
   telegramChatId: varchar('telegram_chat_id', { length: 50 }),
   notificacionesTelegram: boolean('notificaciones_telegram'),
   activa: boolean('activa').default(true),
+  // 0011: IANA time zone for screens and tickets (storage stays UTC).
+  zonaHoraria: varchar('zona_horaria', { length: 64 }).notNull().default('America/Mexico_City'),
   creadaEn: ts('creada_en').default(sql`(now() AT TIME ZONE 'utc')`),
 });
 
@@ -104,6 +107,10 @@ export const productos = pgTable('productos', {
   // 0004: voucher duration (limit-uptime) and the voucher kind this product sells.
   duracionMinutos: integer('duracion_minutos'),
   tipoUsuarioDefault: varchar('tipo_usuario_default', { length: 20 }),
+  // 0011: validity (minutes from the first login or from the sale) and data allowance (limit-bytes-total).
+  vigenciaMinutos: integer('vigencia_minutos'),
+  vigenciaDesde: varchar('vigencia_desde', { length: 10 }),
+  limiteBytes: bigint('limite_bytes', { mode: 'number' }),
   creadoEn: ts('creado_en').default(sql`(now() AT TIME ZONE 'utc')`),
 });
 
@@ -151,6 +158,13 @@ export const transacciones = pgTable('transacciones', {
   actualizadaEn: ts('actualizada_en'),
   // 0007 (money): cents given back so far (partial refunds add up).
   reembolsadoCentavos: integer('reembolsado_centavos').notNull().default(0),
+  // 0011 (vouchers): the plan's terms at the sale, and the validity the sweeper enforces.
+  vigenciaMinutos: integer('vigencia_minutos'),
+  vigenciaDesde: varchar('vigencia_desde', { length: 10 }),
+  limiteBytes: bigint('limite_bytes', { mode: 'number' }),
+  primerUsoEn: ts('primer_uso_en'),
+  expiraEn: ts('expira_en'),
+  expiradaEn: ts('expirada_en'),
 });
 
 export const auditoria = pgTable('auditoria', {

@@ -33,6 +33,9 @@ export interface ProductInput {
   destacado?: boolean;
   duracion_minutos?: number | null;
   tipo_usuario_default?: string | null;
+  vigencia_minutos?: number | null;
+  vigencia_desde?: string | null;
+  limite_bytes?: number | null;
 }
 
 export type ProductUpdate = Partial<Omit<ProductInput, 'router_id' | 'perfil_mikrotik_id' | 'perfil_mikrotik_nombre' | 'moneda'>> & { moneda?: string | null };
@@ -58,6 +61,9 @@ export function adminProductJson(p: ProductRow) {
     creado_en: naiveIso(p.creadoEn),
     duracion_minutos: p.duracionMinutos,
     tipo_usuario_default: p.tipoUsuarioDefault,
+    vigencia_minutos: p.vigenciaMinutos,
+    vigencia_desde: p.vigenciaMinutos ? (p.vigenciaDesde ?? 'primer_uso') : null,
+    limite_bytes: p.limiteBytes,
   };
 }
 
@@ -77,6 +83,9 @@ export function publicProductJson(p: ProductRow) {
     creado_en: naiveIso(p.creadoEn),
     duracion_minutos: p.duracionMinutos,
     tipo_usuario_default: p.tipoUsuarioDefault,
+    vigencia_minutos: p.vigenciaMinutos,
+    vigencia_desde: p.vigenciaMinutos ? (p.vigenciaDesde ?? 'primer_uso') : null,
+    limite_bytes: p.limiteBytes,
   };
 }
 
@@ -160,6 +169,9 @@ export async function createProduct(ctx: AppContext, actor: AuditActor, empresaI
     destacado: input.destacado ?? false,
     duracionMinutos: input.duracion_minutos ?? null,
     tipoUsuarioDefault: input.tipo_usuario_default ?? null,
+    vigenciaMinutos: input.vigencia_minutos ?? null,
+    vigenciaDesde: input.vigencia_desde ?? null,
+    limiteBytes: input.limite_bytes ?? null,
   };
   const perfilId = requireText(input.perfil_mikrotik_id, 'perfil_mikrotik_id');
   const duplicate = () => conflict(`Ya existe un producto con el perfil '${perfilId}' para este router (${input.router_id})`, 'product_duplicate');
@@ -221,6 +233,9 @@ export async function updateProduct(ctx: AppContext, actor: AuditActor, empresaI
   if (body.destacado !== undefined) set.destacado = body.destacado;
   if (body.duracion_minutos !== undefined) set.duracionMinutos = body.duracion_minutos;
   if (body.tipo_usuario_default !== undefined) set.tipoUsuarioDefault = body.tipo_usuario_default;
+  if (body.vigencia_minutos !== undefined) set.vigenciaMinutos = body.vigencia_minutos;
+  if (body.vigencia_desde !== undefined) set.vigenciaDesde = body.vigencia_desde;
+  if (body.limite_bytes !== undefined) set.limiteBytes = body.limite_bytes;
 
   const row = await ctx.db.transaction(async (tx) => {
     const [current] = await tx

@@ -10,6 +10,7 @@ import { notFound } from '../../infra/errors.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_RAW, SESSION_SECURITY, auditActor, currentRouter, currentUser } from '../auth/guards.js';
 import { rejectNulls } from '../company/validation.js';
 import { etagMatches, type CachedBody } from './cache.js';
+import { OptionalPaging, pageOf, sendTotal } from '../tenants/paging.js';
 import { TIPOS_USUARIO, adminProductJson, createProduct, deactivateProduct, getProduct, listProducts, updateProduct } from './products.js';
 
 const ROUTER_KEY_SECURITY = ROUTER_KEY_SECURITY_RAW as unknown as Array<Record<string, string[]>>;
@@ -20,6 +21,10 @@ const Precio = Type.Number({ exclusiveMinimum: 0, maximum: 99999999.99 });
 const Int4 = Type.Integer({ minimum: -2147483648, maximum: 2147483647 });
 const Duracion = Nullable(Type.Integer({ minimum: 1, maximum: 5_256_000 }));
 const TipoUsuario = Nullable(StringEnum(TIPOS_USUARIO));
+// Validity up to ten years; a data allowance up to 100 TB (RouterOS limit-bytes-total is a 64-bit count).
+const Vigencia = Nullable(Type.Integer({ minimum: 1, maximum: 5_256_000 }));
+const VigenciaDesde = Nullable(StringEnum(['primer_uso', 'venta'] as const));
+const LimiteBytes = Nullable(Type.Integer({ minimum: 1, maximum: 100_000_000_000_000 }));
 
 const ProductCreate = Type.Object({
   router_id: Type.String({ minLength: 1, maxLength: 50 }),
@@ -36,6 +41,9 @@ const ProductCreate = Type.Object({
   destacado: Type.Optional(Type.Boolean()),
   duracion_minutos: Type.Optional(Duracion),
   tipo_usuario_default: Type.Optional(TipoUsuario),
+  vigencia_minutos: Type.Optional(Vigencia),
+  vigencia_desde: Type.Optional(VigenciaDesde),
+  limite_bytes: Type.Optional(LimiteBytes),
 });
 
 const ProductUpdateBody = Type.Object({
@@ -51,6 +59,9 @@ const ProductUpdateBody = Type.Object({
   destacado: Type.Optional(Type.Boolean()),
   duracion_minutos: Type.Optional(Duracion),
   tipo_usuario_default: Type.Optional(TipoUsuario),
+  vigencia_minutos: Type.Optional(Vigencia),
+  vigencia_desde: Type.Optional(VigenciaDesde),
+  limite_bytes: Type.Optional(LimiteBytes),
 });
 
 const AdminProduct = Type.Object({
@@ -70,6 +81,9 @@ const AdminProduct = Type.Object({
   creado_en: Nullable(Type.String()),
   duracion_minutos: Nullable(Type.Integer()),
   tipo_usuario_default: Nullable(Type.String()),
+  vigencia_minutos: Nullable(Type.Integer()),
+  vigencia_desde: Nullable(Type.String()),
+  limite_bytes: Nullable(Type.Integer()),
 });
 
 const PublicProduct = Type.Object({
@@ -86,6 +100,9 @@ const PublicProduct = Type.Object({
   creado_en: Nullable(Type.String()),
   duracion_minutos: Nullable(Type.Integer()),
   tipo_usuario_default: Nullable(Type.String()),
+  vigencia_minutos: Nullable(Type.Integer()),
+  vigencia_desde: Nullable(Type.String()),
+  limite_bytes: Nullable(Type.Integer()),
 });
 
 const PublicConfig = Type.Object({
@@ -142,13 +159,18 @@ export default async function catalogRoutes(app: App) {
       ...admin,
       schema: {
         tags,
-        summary: 'Productos de mi empresa (activos e inactivos)',
+        summary: 'Productos de mi empresa (activos e inactivos; con limit/offset, una página y el total en X-Total-Count)',
         security: SESSION_SECURITY,
-        querystring: Type.Object({ router_id: Type.Optional(Type.String({ maxLength: 50 })) }),
+        querystring: Type.Object({ router_id: Type.Optional(Type.String({ maxLength: 50 })), ...OptionalPaging.properties }),
         response: { 200: Type.Array(AdminProduct), 404: ErrorBody },
       },
     },
-    async (request) => listProducts(ctx, currentUser(request).empresaId!, request.query.router_id),
+    async (request, reply) => {
+      // A company has tens of products: read them all, answer the page (legacy: all, without limit/offset).
+      const all = await listProducts(ctx, currentUser(request).empresaId!, request.query.router_id);
+      sendTotal(reply, all.length);
+      return pageOf(all, request.query);
+    },
   );
 
   app.get(

@@ -24,6 +24,9 @@ export interface SellableProduct {
   moneda: string;
   duracionMinutos: number | null;
   tipoUsuarioDefault: string | null;
+  vigenciaMinutos?: number | null;
+  vigenciaDesde?: string | null;
+  limiteBytes?: number | null;
 }
 
 export interface PublicCatalog {
@@ -65,6 +68,9 @@ export class CatalogService {
         moneda: productos.moneda,
         duracionMinutos: productos.duracionMinutos,
         tipoUsuarioDefault: productos.tipoUsuarioDefault,
+        vigenciaMinutos: productos.vigenciaMinutos,
+        vigenciaDesde: productos.vigenciaDesde,
+        limiteBytes: productos.limiteBytes,
       })
       .from(productos)
       .innerJoin(routers, eq(routers.id, productos.routerId))

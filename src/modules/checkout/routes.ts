@@ -254,14 +254,15 @@ export default async function checkoutRoutes(app: App) {
       }
       const endpoint = `checkout:${s.id}`;
       const svc = ctx.payments;
-      const claim = await svc.idempotency.claim(s.routerId, key, endpoint, requestHash(endpoint, request.body));
+      // The purchase's referencia is also this request's token on its key (the attempt commits only while the key names it).
+      const referencia = randomUUID();
+      const claim = await svc.idempotency.claim(s.routerId, key, endpoint, requestHash(endpoint, request.body), referencia);
       if (claim.kind === 'replay') return reply.code(claim.response.status).header('idempotent-replayed', 'true').send(claim.response.body);
       if (claim.kind === 'attempt') return reply.code(202).header('idempotent-replayed', 'true').send({ code: 'purchase_in_progress', referencia: claim.referencia, estado: 'iniciada' });
       if (claim.kind === 'conflict') throw new ApiError(409, claim.detail, claim.code);
 
-      const referencia = randomUUID();
       if (!(await sessions.claim(s.id, referencia))) {
-        await svc.idempotency.release(s.routerId, key).catch(() => undefined);
+        await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
         if (s.referencia && s.vigente) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
         throw new ApiError(410, 'La sesión de pago expiró; vuelve a elegir tu ficha en la página del WiFi', 'checkout_session_expired');
       }
@@ -294,24 +295,24 @@ export default async function checkoutRoutes(app: App) {
       };
       if (s.pasarela === 'mercado_pago' && !b.payment_method_id) {
         await sessions.release(s.id, referencia);
-        await svc.idempotency.release(s.routerId, key).catch(() => undefined);
+        await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
         throw new ValidationFailed([{ type: 'missing', loc: ['body', 'payment_method_id'], msg: 'Field required', input: b }]);
       }
       let outcome;
       try {
         outcome = await purchase(svc, { empresaId: s.empresaId, routerId: s.routerId, keyId: s.apiKeyId }, input, {
           referencia,
-          withAttempt: (ref) => svc.idempotency.referenciaSql(s.routerId, key, ref),
+          withAttempt: (ref) => svc.idempotency.referenciaSql(s.routerId, key, referencia, ref),
         });
       } catch (e) {
         await sessions.release(s.id, referencia).catch(() => undefined);
-        await svc.idempotency.release(s.routerId, key).catch(() => undefined);
+        await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
         throw e;
       }
       try {
         if (outcome.charged) await svc.idempotency.complete(s.routerId, key, outcome.response);
         else {
-          await svc.idempotency.release(s.routerId, key);
+          await svc.idempotency.release(s.routerId, key, referencia);
           await sessions.release(s.id, referencia);
         }
       } catch (e) {

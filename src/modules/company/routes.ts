@@ -16,6 +16,7 @@ import { TelegramError, escapeHtml } from '../notifications/telegram.js';
 import { type EmpresaRow, interpret, loadEmpresa, masked, updateSettings } from './settings.js';
 import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from '../tenants/router-settings.js';
 import { isValidHost, rejectNulls } from './validation.js';
+import { OptionalPaging, pageOf, sendTotal } from '../tenants/paging.js';
 import { DATE_PATTERN, checkFilters, listTransactions, netAmountSql, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
 
 const EMAIL = /^[^\s@]+@[^\s@]+\.[^\s@]+$/;
@@ -37,6 +38,7 @@ export function empresaInfo(e: EmpresaRow) {
     telegram_bot_token: masked(e.telegramBotToken),
     telegram_chat_id: e.telegramChatId,
     notificaciones_telegram: e.notificacionesTelegram === true,
+    zona_horaria: e.zonaHoraria,
   };
 }
 
@@ -55,6 +57,7 @@ const EmpresaInfo = Type.Object({
   telegram_bot_token: Nullable(Type.String()),
   telegram_chat_id: Nullable(Type.String()),
   notificaciones_telegram: Type.Boolean(),
+  zona_horaria: Type.String(),
 });
 
 const RouterListItem = Type.Object({
@@ -86,6 +89,7 @@ const Filters = {
   estado: Type.Optional(Type.String({ minLength: 1, maxLength: 20 })),
   router_id: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
   producto_id: Type.Optional(Type.Integer({ minimum: 1, maximum: 2147483647 })),
+  pasarela: Type.Optional(Type.Union([Type.Literal('conekta'), Type.Literal('mercado_pago')])),
   q: Type.Optional(Type.String({ maxLength: 100 })),
 };
 
@@ -116,7 +120,13 @@ const TransactionList = Type.Object({
 });
 
 function filtersOf(q: TransactionFilters): TransactionFilters {
-  return { desde: q.desde, hasta: q.hasta, estado: q.estado, router_id: q.router_id, producto_id: q.producto_id, q: q.q };
+  return { desde: q.desde, hasta: q.hasta, estado: q.estado, router_id: q.router_id, producto_id: q.producto_id, pasarela: q.pasarela, q: q.q };
+}
+
+/** An IANA zone name the runtime knows (Intl's own list, plus UTC, which it accepts but does not list). */
+function isTimeZone(zone: string): boolean {
+  if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(zone)) return false;
+  return zone === 'UTC' || Intl.supportedValuesOf('timeZone').includes(zone);
 }
 
 export default async function companyRoutes(app: App) {
@@ -146,6 +156,8 @@ export default async function companyRoutes(app: App) {
           telegram_bot_token: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
           telegram_chat_id: Type.Optional(Nullable(Type.String({ maxLength: 50 }))),
           notificaciones_telegram: Type.Optional(Type.Boolean()),
+          /** IANA time zone for screens and tickets (e.g. America/Mexico_City). */
+          zona_horaria: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
         }),
         response: {
           200: Type.Object({
@@ -157,6 +169,7 @@ export default async function companyRoutes(app: App) {
               telegram_bot_token: Nullable(Type.String()),
               telegram_chat_id: Nullable(Type.String()),
               notificaciones_telegram: Type.Boolean(),
+              zona_horaria: Type.String(),
             }),
           }),
           404: ErrorBody,
@@ -171,6 +184,8 @@ export default async function companyRoutes(app: App) {
       if (nombre !== undefined && nombre === '') problems.push({ type: 'string_too_short', loc: ['body', 'nombre'], msg: 'String should have at least 1 character' });
       const email = b.contacto_email?.trim();
       if (email !== undefined && email !== '' && !EMAIL.test(email)) problems.push({ type: 'value_error', loc: ['body', 'contacto_email'], msg: 'Correo electrónico inválido' });
+      const zona = b.zona_horaria?.trim();
+      if (zona !== undefined && !isTimeZone(zona)) problems.push({ type: 'value_error', loc: ['body', 'zona_horaria'], msg: 'Zona horaria inválida: se espera un nombre IANA como America/Mexico_City' });
       if (problems.length > 0) throw new ValidationFailed(problems);
       // `telegram_bot_token` sent back as the mask means "unchanged" (the GET shows the mask).
       const { row } = await updateSettings(
@@ -184,6 +199,7 @@ export default async function companyRoutes(app: App) {
           telegramBotToken: interpret(b.telegram_bot_token, true),
           telegramChatId: interpret(b.telegram_chat_id),
           notificacionesTelegram: b.notificaciones_telegram,
+          zonaHoraria: zona,
         },
         'empresa.actualizar',
       );
@@ -197,6 +213,7 @@ export default async function companyRoutes(app: App) {
           telegram_bot_token: info.telegram_bot_token,
           telegram_chat_id: info.telegram_chat_id,
           notificaciones_telegram: info.notificaciones_telegram,
+          zona_horaria: info.zona_horaria,
         },
       };
     },
@@ -300,21 +317,25 @@ export default async function companyRoutes(app: App) {
       ...admin,
       schema: {
         tags,
-        summary: 'Routers de mi empresa',
+        summary: 'Routers de mi empresa (todos; con limit/offset, una página y el total en X-Total-Count)',
         security: SESSION_SECURITY,
+        querystring: OptionalPaging,
         response: { 200: Type.Object({ empresa_id: Type.String(), total: Type.Integer(), routers: Type.Array(RouterListItem) }) },
       },
     },
-    async (request) => {
+    async (request, reply) => {
       const empresaId = currentUser(request).empresaId!;
-      const rows = await ctx.db.orm
+      const all = await ctx.db.orm
         .select({ id: routers.id, nombre: routers.nombre, host: routers.host, ubicacion: routers.ubicacion, activo: routers.activo, creadoEn: routers.creadoEn })
         .from(routers)
         .where(eq(routers.empresaId, empresaId))
         .orderBy(asc(routers.creadoEn), asc(routers.id));
+      // Without limit/offset, the legacy answer (every router); `total` is the full count either way.
+      const rows = pageOf(all, request.query);
+      sendTotal(reply, all.length);
       return {
         empresa_id: empresaId,
-        total: rows.length,
+        total: all.length,
         routers: rows.map((r) => ({ id: r.id, nombre: r.nombre, host: r.host, ubicacion: r.ubicacion, activo: r.activo !== false, creado_en: naiveIso(r.creadoEn) })),
       };
     },

@@ -43,6 +43,8 @@ export interface SettingsChanges {
   telegramBotToken?: Change;
   telegramChatId?: Change;
   notificacionesTelegram?: boolean;
+  /** Validated IANA name. */
+  zonaHoraria?: string;
 }
 
 /** The empresa of a company admin, or the legacy errors. */
@@ -87,6 +89,7 @@ export async function updateSettings(
   if (changes.telegramBotToken !== undefined) put('telegramBotToken', general.encrypt(changes.telegramBotToken));
   if (changes.telegramChatId !== undefined) put('telegramChatId', changes.telegramChatId);
   if (changes.notificacionesTelegram !== undefined) put('notificacionesTelegram', changes.notificacionesTelegram);
+  if (changes.zonaHoraria !== undefined) put('zonaHoraria', changes.zonaHoraria);
 
   const row = await ctx.db.transaction(async (tx) => {
     if (!empresaId) throw badRequest('Usuario sin empresa asociada', 'user_without_empresa');

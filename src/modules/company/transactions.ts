@@ -13,6 +13,8 @@ export interface TransactionFilters {
   estado?: string;
   router_id?: string;
   producto_id?: number;
+  /** conekta | mercado_pago */
+  pasarela?: string;
   q?: string;
 }
 
@@ -80,6 +82,7 @@ export function buildWhere(empresaId: string, f: TransactionFilters, withEstado:
   if (f.estado) add((n) => (withEstado ? `(t.estado_pago = ${n} OR t.estado = ${n})` : `t.estado_pago = ${n}`), f.estado);
   if (f.router_id) add((n) => `t.router_id = ${n}`, f.router_id);
   if (f.producto_id !== undefined) add((n) => `t.producto_id = ${n}`, f.producto_id);
+  if (f.pasarela) add((n) => `t.pasarela = ${n}`, f.pasarela);
   if (f.q && f.q.trim() !== '') {
     const like = `%${f.q.trim().replace(/[\\%_]/g, (c) => '\\' + c)}%`;
     add(

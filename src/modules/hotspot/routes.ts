@@ -74,7 +74,8 @@ const AutoReconnectResponse = Type.Object({
   datos_sesion: Type.Union([Type.Record(Type.String(), Type.Any()), Type.Null()]),
   nueva_mac: NullableString,
   tiempo_acumulado: Type.Null(),
-  tiempo_restante: Type.Null(),
+  /** Seconds of validity left (plans with `vigencia_minutos`; null otherwise, as the legacy always was). */
+  tiempo_restante: Type.Union([Type.Integer(), Type.Null()]),
   primera_sesion: Type.Null(),
   mensaje: NullableString,
   error_detalle: NullableString,
@@ -97,6 +98,12 @@ const ProfileInfoResponse = Type.Object({
   disabled: Type.Union([Type.Boolean(), Type.Null()]),
   comment: NullableString,
   limit_uptime: NullableString,
+  /** Seconds of validity left (the whole validity until the first login); null without a validity. New. */
+  tiempo_restante: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
+  /** When the validity ends (UTC, naive ISO), once the first login is known. New. */
+  expira_en: Type.Optional(NullableString),
+  /** Data allowance (`limit-bytes-total`), when the plan has one. New. */
+  limite_bytes: Type.Optional(Type.Union([Type.Integer(), Type.Null()])),
   datos_completos: Type.Union([Type.Record(Type.String(), Type.Any()), Type.Null()]),
   mensaje: NullableString,
   error_detalle: NullableString,
@@ -322,7 +329,9 @@ export default async function hotspotRoutes(app: App) {
         if (unreachable) throw routerDown(null);
         const connected = result.conectado === true;
         const session = result.session_info;
+        const validity = await ctx.validity.secondsLeft(router.id, user.name);
         return reply({
+          tiempo_restante: validity?.segundos ?? null,
           success: result.success === true,
           estado: connected ? 'activo' : 'no_conectado',
           auto_conexion: connected ? 'conectado' : 'no_conectado',
@@ -398,7 +407,12 @@ export default async function hotspotRoutes(app: App) {
         const details: Record<string, unknown> = { name: user.name, profile: profileName, disabled: routerBool(user.disabled) };
         if (user.comment !== undefined) details.comment = user.comment;
         if (user['limit-uptime'] !== undefined) details['limit-uptime'] = user['limit-uptime'];
+        const validity = await ctx.validity.secondsLeft(router.id, user.name);
         return reply({
+          // Only for plans with a validity or data allowance: the legacy shape stays as it was otherwise.
+          ...(validity
+            ? { tiempo_restante: validity.segundos, expira_en: validity.expiraEn ? validity.expiraEn.replace(' ', 'T') : null, limite_bytes: validity.limiteBytes }
+            : {}),
           success: true,
           estado: 'ok',
           tipo_usuario: routerPassword === '' ? 'pin' : 'usuario_contrasena',

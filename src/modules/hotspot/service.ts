@@ -52,6 +52,8 @@ export interface VoucherSpec {
   password: string;
   profile: string;
   limitUptimeMinutes?: number | null;
+  /** Data allowance, written as `limit-bytes-total`. */
+  limitBytesTotal?: number | null;
   comment: string;
 }
 
@@ -91,6 +93,24 @@ const READY_TTL_MS = 10_000;
 const VERSION_TTL_MS = 10 * 60_000;
 const MAX_CLONES = 15;
 
+/** What this instance last saw of a router (for the panel's status and alerts; in memory, per instance). */
+export interface RouterContact {
+  okAt: number | null;
+  failAt: number | null;
+  error: string | null;
+  /** The outage was announced (once per outage: reset by the next success). */
+  alerted: boolean;
+}
+
+export interface RouterStatus {
+  breaker: 'closed' | 'open' | 'half_open';
+  lastContactAt: Date | null;
+  lastFailureAt: Date | null;
+  lastError: string | null;
+  /** Not answering now: its circuit is open, or its latest attempt failed. */
+  unreachable: boolean;
+}
+
 export class HotspotService {
   private readonly pools: PoolRegistry;
   private readonly ready = new Map<string, number>();
@@ -98,6 +118,8 @@ export class HotspotService {
   readonly networks: RouterNetworkPolicy;
   /** Router connections in use per company (all its routers), bounded by maxConnectionsPerCompany. */
   private readonly companyGates = new Map<string, CompanyGate>();
+  private readonly contacts = new Map<string, RouterContact>();
+  private readonly outageListeners: Array<(router: RouterRecord, error: string) => void> = [];
 
   constructor(private readonly deps: HotspotDeps) {
     const c = deps.config;
@@ -133,6 +155,7 @@ export class HotspotService {
     // PIN vouchers carry no password word at all (as the legacy created them).
     if (spec.password) attrs.password = spec.password;
     if (spec.limitUptimeMinutes && spec.limitUptimeMinutes > 0) attrs['limit-uptime'] = minutesToDuration(spec.limitUptimeMinutes);
+    if (spec.limitBytesTotal && spec.limitBytesTotal > 0) attrs['limit-bytes-total'] = String(spec.limitBytesTotal);
     return this.withRouter(routerId, async (conn) => {
       const existing = await findByName(conn, spec.username);
       if (existing) return sameVoucher(existing, spec);
@@ -174,6 +197,62 @@ export class HotspotService {
         throw err;
       });
       for (const c of cookies.rows) if (names.has(c.user ?? '')) await removeIgnoringMissing(conn, '/ip/hotspot/cookie/remove', c['.id']);
+    });
+  }
+
+  /**
+   * First logins of these users, as seconds ago: an active session counts from its start (`uptime` of
+   * `/ip/hotspot/active`), a user with used time but no session from `now - uptime` of the user (a lower
+   * bound of the time since its first login: the buyer never loses time to a missed poll). Names not seen
+   * used are absent.
+   */
+  async firstUse(routerId: string, usernames: readonly string[]): Promise<Map<string, number>> {
+    const wanted = new Set(usernames);
+    const seen = new Map<string, number>();
+    if (wanted.size === 0) return seen;
+    await this.withRouter(routerId, async (conn) => {
+      const active = await conn.command('/ip/hotspot/active/print', { proplist: ['user', 'uptime'] });
+      for (const s of active.rows) {
+        const name = baseName(s.user ?? '');
+        if (!wanted.has(name)) continue;
+        const ago = durationToSeconds(s.uptime) ?? 0;
+        seen.set(name, Math.max(seen.get(name) ?? 0, ago));
+      }
+      const users = await conn.command('/ip/hotspot/user/print', { proplist: ['name', 'uptime'] });
+      for (const u of users.rows) {
+        const name = baseName(u.name ?? '');
+        if (!wanted.has(name)) continue;
+        const used = durationToSeconds(u.uptime) ?? 0;
+        if (used > 0 || seen.has(name)) seen.set(name, Math.max(seen.get(name) ?? 0, used));
+      }
+    });
+    return seen;
+  }
+
+  /**
+   * End a voucher's access without deleting it (its time is over): disable the user and its random-MAC
+   * clones (a disabled user cannot log in again), then remove its active sessions (disabling does not end
+   * them) and its cookies (MAC and HTTP cookies would log it back in). Only a user whose comment is
+   * `comment` (ours) is touched. Idempotent: an already disabled user gets no second `disable`.
+   */
+  async expireVoucher(routerId: string, username: string, comment: string): Promise<{ found: boolean; disabled: number }> {
+    return this.withRouter(routerId, async (conn) => {
+      const clone = new RegExp(`^${escapeRegExp(username)}_RANDMAC\\d+$`);
+      const users = await conn.command('/ip/hotspot/user/print', { proplist: ['.id', 'name', 'comment', 'disabled'] });
+      const mine = users.rows.filter((u) => (u.name === username || clone.test(u.name ?? '')) && (u.comment ?? '') === comment);
+      if (!mine.some((u) => u.name === username)) return { found: false, disabled: 0 };
+      let disabled = 0;
+      for (const u of mine) {
+        if (routerBool(u.disabled)) continue;
+        await conn.command('/ip/hotspot/user/disable', { attrs: { '.id': u['.id'] } });
+        disabled++;
+      }
+      const names = new Set(mine.map((u) => u.name));
+      const active = await conn.command('/ip/hotspot/active/print', { proplist: ['.id', 'user'] });
+      for (const s of active.rows) if (names.has(s.user ?? '')) await removeIgnoringMissing(conn, '/ip/hotspot/active/remove', s['.id']);
+      const cookies = await conn.command('/ip/hotspot/cookie/print', { proplist: ['.id', 'user'] });
+      for (const c of cookies.rows) if (names.has(c.user ?? '')) await removeIgnoringMissing(conn, '/ip/hotspot/cookie/remove', c['.id']);
+      return { found: true, disabled };
     });
   }
 
@@ -360,11 +439,64 @@ export class HotspotService {
       const g = this.companyGate(router.empresaId);
       await g.enter(options.connectTimeoutMs + options.commandTimeoutMs);
       gate = g;
-      return await (opts.fresh ? pool.probe(fn) : pool.use(fn));
+      const result = await (opts.fresh ? pool.probe(fn) : pool.use(fn));
+      this.noteContact(router, null);
+      return result;
     } catch (err) {
-      throw mapError(err);
+      const mapped = mapError(err);
+      if (mapped instanceof RouterUnreachableError) this.noteContact(router, mapped.message);
+      throw mapped;
     } finally {
       gate?.leave();
+    }
+  }
+
+  /** Called once per outage of a router (its circuit opened), e.g. to tell the company by Telegram. */
+  onOutage(listener: (router: RouterRecord, error: string) => void): void {
+    this.outageListeners.push(listener);
+  }
+
+  /** Last contact and circuit state of a router as this instance saw them. */
+  status(router: RouterRecord): RouterStatus {
+    const c = this.contacts.get(router.id);
+    let breaker: RouterStatus['breaker'] = 'closed';
+    try {
+      breaker = this.pools.get(this.connectionOptions(router)).breaker.state;
+    } catch {
+      // Settings that cannot make a connection: no pool, no circuit.
+    }
+    const failedLast = !!c?.failAt && (c.okAt === null || c.failAt > c.okAt);
+    return {
+      breaker,
+      lastContactAt: c?.okAt ? new Date(c.okAt) : null,
+      lastFailureAt: c?.failAt ? new Date(c.failAt) : null,
+      lastError: c?.error ?? null,
+      unreachable: breaker === 'open' || failedLast,
+    };
+  }
+
+  private noteContact(router: RouterRecord, error: string | null): void {
+    let c = this.contacts.get(router.id);
+    if (!c) {
+      if (this.contacts.size > 50_000) this.contacts.clear();
+      c = { okAt: null, failAt: null, error: null, alerted: false };
+      this.contacts.set(router.id, c);
+    }
+    if (error === null) {
+      c.okAt = Date.now();
+      c.alerted = false;
+      return;
+    }
+    c.failAt = Date.now();
+    c.error = error;
+    if (c.alerted || this.status(router).breaker !== 'open') return;
+    c.alerted = true;
+    for (const l of this.outageListeners) {
+      try {
+        l(router, error);
+      } catch (err) {
+        this.deps.logger?.warn({ err, routerId: router.id }, 'aviso de router caído falló');
+      }
     }
   }
 
@@ -475,6 +607,13 @@ function assertVoucherSpec(spec: VoucherSpec): void {
   if (spec.comment.length > 255 || !PRINTABLE_ASCII.test(spec.comment)) throw bad('comment');
   const m = spec.limitUptimeMinutes;
   if (m !== null && m !== undefined && (!Number.isInteger(m) || m < 0)) throw bad('limitUptimeMinutes');
+  const b = spec.limitBytesTotal;
+  if (b !== null && b !== undefined && (!Number.isSafeInteger(b) || b < 0)) throw bad('limitBytesTotal');
+}
+
+/** A random-MAC clone's voucher (`PT-X_RANDMAC2` → `PT-X`). */
+function baseName(name: string): string {
+  return name.replace(/_RANDMAC\d+$/, '');
 }
 
 function escapeRegExp(s: string): string {

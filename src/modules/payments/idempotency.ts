@@ -5,7 +5,10 @@
  * attempt exists: both commit in one statement), a repeat whose first request has not completed (still
  * running, or died: a database cut, a SIGKILL) is answered at once from the transaction row (202,
  * referencia, estado), never kept waiting and never a 409; before that it waits a bounded time, then 409
- * without a referencia. A request that ended before any attempt existed releases its key.
+ * without a referencia. A request that ended before any attempt existed releases its key; one that died
+ * before (or whose release failed with the database) leaves it to a same-key retry, which takes it over once
+ * the owner has been silent for `staleMs`: the key names its owner, and an attempt commits only while the key
+ * still names it, so a slow old owner is refused (nothing charged) instead of charging beside the new one.
  */
 import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
@@ -52,21 +55,34 @@ export class IdempotencyStore {
     private readonly box: SecretBox,
     /** How long a duplicate waits for the first request to record its attempt (≤ 10 s). */
     private readonly waitMs: number,
+    /** After how long without an attempt a key's owner is presumed dead and a same-key retry takes over. */
+    private readonly staleMs: number,
   ) {}
 
-  async claim(routerId: string, key: string, endpoint: string, hash: string): Promise<Claim> {
+  /** `owner`: a token of this request (its referencia), which the attempt's commit must still find on the key. */
+  async claim(routerId: string, key: string, endpoint: string, hash: string, owner: string): Promise<Claim> {
     const inserted = await this.db.query<{ clave: string }>(
-      `INSERT INTO idempotencia_solicitudes (router_id, clave, endpoint, hash_solicitud)
-       VALUES ($1, $2, $3, $4) ON CONFLICT DO NOTHING RETURNING clave`,
-      [routerId, key, endpoint, hash],
+      `INSERT INTO idempotencia_solicitudes (router_id, clave, endpoint, hash_solicitud, propietario)
+       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING clave`,
+      [routerId, key, endpoint, hash, owner],
     );
     if (inserted.length > 0) return { kind: 'owner' };
     const deadline = Date.now() + this.waitMs;
     for (let delay = 50; ; delay = Math.min(delay * 2, 500)) {
-      const [row] = await this.db.query<{ endpoint: string; hash_solicitud: string; estado: string; referencia: string | null; respuesta_status: number | null; respuesta_cifrada: string | null }>(
-        `SELECT endpoint, hash_solicitud, estado, referencia, respuesta_status, respuesta_cifrada
+      const [row] = await this.db.query<{
+        endpoint: string;
+        hash_solicitud: string;
+        estado: string;
+        referencia: string | null;
+        respuesta_status: number | null;
+        respuesta_cifrada: string | null;
+        propietario: string | null;
+        silent: boolean;
+      }>(
+        `SELECT endpoint, hash_solicitud, estado, referencia, respuesta_status, respuesta_cifrada, propietario,
+                actualizada_en < now() - make_interval(secs => $3::double precision / 1000) AS silent
            FROM idempotencia_solicitudes WHERE router_id = $1 AND clave = $2`,
-        [routerId, key],
+        [routerId, key, this.staleMs],
       );
       if (!row) {
         // The owner released the key (it failed before charging): take it over.
@@ -88,6 +104,18 @@ export class IdempotencyStore {
       }
       // Running, dead, or its stored answer purged: the attempt exists, its row tells the state at once.
       if (row.referencia) return { kind: 'attempt', referencia: row.referencia };
+      if (row.estado === 'procesando' && row.silent) {
+        // No attempt, and its owner silent for staleMs: it died (or its release failed). Take the key over; the
+        // guard on the old owner's token makes two retries race for it safely.
+        const taken = await this.db.query(
+          `UPDATE idempotencia_solicitudes SET propietario = $3, actualizada_en = now()
+            WHERE router_id = $1 AND clave = $2 AND estado = 'procesando' AND referencia IS NULL AND propietario IS NOT DISTINCT FROM $4
+            RETURNING clave`,
+          [routerId, key, owner, row.propietario],
+        );
+        if (taken.length > 0) return { kind: 'owner' };
+        continue;
+      }
       if (Date.now() >= deadline) {
         return {
           kind: 'conflict',
@@ -102,9 +130,12 @@ export class IdempotencyStore {
   /**
    * The purchase's referencia on the key, as one SQL statement that the purchase commits together with its
    * attempt (so a duplicate sees the referencia exactly when the attempt exists, without a commit of its own).
+   * It returns one row while the key still names `owner`, none once another request took the key over: the
+   * attempt's statement then fails and nothing is recorded or charged (see `createAttempt`).
    */
-  referenciaSql(routerId: string, key: string, referencia: string): SQL {
-    return sql`UPDATE idempotencia_solicitudes SET referencia = ${referencia}, actualizada_en = now() WHERE router_id = ${routerId} AND clave = ${key}`;
+  referenciaSql(routerId: string, key: string, owner: string, referencia: string): SQL {
+    return sql`UPDATE idempotencia_solicitudes SET referencia = ${referencia}, actualizada_en = now()
+      WHERE router_id = ${routerId} AND clave = ${key} AND propietario = ${owner} AND referencia IS NULL RETURNING 1`;
   }
 
   async complete(routerId: string, key: string, response: StoredResponse): Promise<void> {
@@ -115,9 +146,15 @@ export class IdempotencyStore {
     );
   }
 
-  /** Free a key whose request ended before any attempt existed (a key with a referencia is kept: the attempt exists). */
-  async release(routerId: string, key: string): Promise<void> {
-    await this.db.query(`DELETE FROM idempotencia_solicitudes WHERE router_id = $1 AND clave = $2 AND estado = 'procesando' AND referencia IS NULL`, [routerId, key]);
+  /**
+   * Free a key whose request ended before any attempt existed (a key with a referencia is kept: the attempt
+   * exists), unless another request has taken it over meanwhile.
+   */
+  async release(routerId: string, key: string, owner: string): Promise<void> {
+    await this.db.query(
+      `DELETE FROM idempotencia_solicitudes WHERE router_id = $1 AND clave = $2 AND estado = 'procesando' AND referencia IS NULL AND propietario IS NOT DISTINCT FROM $3`,
+      [routerId, key, owner],
+    );
   }
 
   /**

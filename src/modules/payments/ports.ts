@@ -9,6 +9,8 @@ export interface VoucherSpec {
   password: string;
   profile: string;
   limitUptimeMinutes?: number | null;
+  /** Data allowance (`limit-bytes-total`). */
+  limitBytesTotal?: number | null;
   comment: string;
 }
 
@@ -30,6 +32,9 @@ export interface SellableProductView {
   moneda: string;
   duracionMinutos: number | null;
   tipoUsuarioDefault: string | null;
+  vigenciaMinutos?: number | null;
+  vigenciaDesde?: string | null;
+  limiteBytes?: number | null;
 }
 
 export interface CatalogPort {

@@ -6,7 +6,7 @@
  */
 import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
-import { isDatabaseUnavailable, isUniqueViolation } from '../../infra/errors.js';
+import { ApiError, isDatabaseUnavailable, isDivisionByZero, isUniqueViolation } from '../../infra/errors.js';
 import { transacciones } from '../../infra/db/schema.js';
 import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
@@ -103,6 +103,7 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
     );
   }
 
+  await svc.hooks.beforeAttempt?.({ referencia });
   // The attempt exists from here on; its reconcile job finds out what happened if this process dies.
   const attempt = await createAttempt(svc, buyer, input, product, priceCents, tipo, referencia, opts.withAttempt?.(referencia) ?? null);
   try {
@@ -307,6 +308,10 @@ async function createAttempt(
         tipoUsuario: tipo,
         perfilHotspot: product.perfilMikrotikNombre,
         limiteMinutos: product.duracionMinutos,
+        // The plan's validity and data allowance as sold (the vouchers module enforces the validity).
+        vigenciaMinutos: product.vigenciaMinutos ?? null,
+        vigenciaDesde: product.vigenciaMinutos ? (product.vigenciaDesde ?? 'primer_uso') : null,
+        limiteBytes: product.limiteBytes ?? null,
         estadoPago: 'pending',
         estadoHotspot: 'pending',
         apiKeyUsada: buyer.keyId,
@@ -324,11 +329,25 @@ async function createAttempt(
     // Safety net for a crash anywhere after this commit: ask the gateway by reference later.
     const reconcile = enqueueSql(JOB.reconcile, sql`jsonb_build_object('transaccionId', t.id)`, sql`'conciliar:' || t.id::text`, { delayMs: svc.abandonedAfterMs() }, sql`FROM t`);
     try {
-      const result = await svc.deps.db.orm.execute(sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile})${extra ? sql`, x AS (${extra})` : sql``} SELECT id FROM t`);
+      // `extra` (the Idempotency-Key's referencia) must return one row, else the statement fails by a division by
+      // zero and records nothing: the key was taken over by another request, which now owns the purchase.
+      // (`owned` is selected so the planner cannot drop the division.)
+      const result = await svc.deps.db.orm.execute(
+        extra
+          ? sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile}), x AS (${extra}), g AS (SELECT 1 / count(*)::int AS owned FROM x) SELECT t.id, g.owned FROM t, g`
+          : sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile}) SELECT id FROM t`,
+      );
       const [row] = (result as unknown as { rows: { id: number | string }[] }).rows;
       return { id: Number(row.id), password: creds.password ?? '' };
     } catch (e) {
       if (attempt < 5 && isUniqueViolation(e, 'uq_transacciones_voucher_vivo')) continue;
+      if (extra && isDivisionByZero(e)) {
+        throw new ApiError(
+          409,
+          'Otra solicitud con esta clave de idempotencia tomó la compra; consulte esa solicitud. No se realizó ningún cargo en esta.',
+          'idempotency_key_taken_over',
+        );
+      }
       throw e;
     }
   }

@@ -191,7 +191,10 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
  * the updated row when this call made the transition. With a fenced job, a worker whose lease was taken
  * over still records the delivery (the voucher IS on the router) but does not close the other's job.
  */
-export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>): Promise<Transaccion | null> {
+/** The buyer's e-mail receipt (vouchers/receipts.ts), queued in the delivery's own statement. */
+export const RECEIPT_JOB = 'fichas.recibo';
+
+export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>, opts: { receipt?: boolean } = {}): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
     // A partly refunded purchase keeps its state (the voucher was still owed).
@@ -203,7 +206,10 @@ export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJ
     update,
     (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
-    job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : [],
+    [
+      ...(job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : []),
+      ...(opts.receipt ? [enqueueSql(RECEIPT_JOB, idPayload, keyFor('recibo:'), {}, sql`FROM u WHERE u.cliente_email IS NOT NULL AND u.cliente_email <> ''`)] : []),
+    ],
   );
   return done?.tx ?? null;
 }

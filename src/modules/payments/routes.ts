@@ -162,11 +162,13 @@ export default async function paymentRoutes(app: App) {
     const endpoint = gateway === 'conekta' ? 'pagar-conekta' : 'pagar-mercado-pago';
     const key = request.headers['idempotency-key'];
     const idemKey = typeof key === 'string' && key !== '' ? key : null;
+    // This request's token on its Idempotency-Key (its referencia): the attempt commits only while the key names it.
+    const owner = (r.referencia ??= randomUUID());
     if (idemKey !== null) {
       if (!validIdempotencyKey(idemKey)) {
         throw new ApiError(400, 'Idempotency-Key inválida (1 a 255 caracteres ASCII visibles)', 'invalid_idempotency_key');
       }
-      const claim = await svc.idempotency.claim(buyer.routerId, idemKey, endpoint, requestHash(endpoint, body));
+      const claim = await svc.idempotency.claim(buyer.routerId, idemKey, endpoint, requestHash(endpoint, body), owner);
       if (claim.kind === 'replay') {
         r.referencia = String(claim.response.body.referencia ?? '');
         return reply.code(claim.response.status).header('idempotent-replayed', 'true').send(claim.response.body);
@@ -185,13 +187,12 @@ export default async function paymentRoutes(app: App) {
     try {
       // The request's referencia is the purchase's (any answer, a 503 included, carries it); the key gets it
       // in the same commit as the attempt. purchase() throws only while nothing was charged.
-      r.referencia ??= randomUUID();
       outcome = await purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, {
-        referencia: r.referencia,
-        withAttempt: idemKey ? (ref) => svc.idempotency.referenciaSql(buyer.routerId, idemKey, ref) : undefined,
+        referencia: owner,
+        withAttempt: idemKey ? (ref) => svc.idempotency.referenciaSql(buyer.routerId, idemKey, owner, ref) : undefined,
       });
     } catch (e) {
-      if (idemKey) await svc.idempotency.release(buyer.routerId, idemKey).catch(() => undefined);
+      if (idemKey) await svc.idempotency.release(buyer.routerId, idemKey, owner).catch(() => undefined);
       throw e;
     }
     r.referencia = outcome.referencia;
@@ -200,7 +201,7 @@ export default async function paymentRoutes(app: App) {
       // retry is then answered from the transaction row, never by charging again.
       try {
         if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
-        else await svc.idempotency.release(buyer.routerId, idemKey);
+        else await svc.idempotency.release(buyer.routerId, idemKey, owner);
       } catch (e) {
         request.log.error({ err: e, referencia: outcome.referencia }, 'no se pudo completar la clave de idempotencia');
       }

@@ -39,6 +39,8 @@ export interface PaymentsDeps {
 
 /** Test seams (e.g. die right after the charge is recorded). Never set in production. */
 export interface PaymentHooks {
+  /** Test seam: after the checks, just before the attempt is recorded (nothing charged yet). */
+  beforeAttempt?: (info: { referencia: string }) => void | Promise<void>;
   afterChargeRecorded?: (info: { transaccionId: number; referencia: string; outcome: string }) => void | Promise<void>;
 }
 
@@ -61,7 +63,7 @@ export class PaymentsService {
     this.mercadoPago = new MercadoPagoGateway({ apiBase: c.mercadoPagoApiBase, timeoutMs: c.gatewayTimeoutMs, publicBaseUrl: c.publicBaseUrl });
     this.outbox = new Outbox(deps.db, deps.logger, { pollMs: 500, concurrency: 8, leaseMs: 6_000, ...outboxOptions });
     this.outbox.onDeadMetric = (kind) => deps.metrics?.outboxDeadJobs.inc({ kind });
-    this.idempotency = new IdempotencyStore(deps.db, deps.secrets.general, c.idempotencyWaitMs);
+    this.idempotency = new IdempotencyStore(deps.db, deps.secrets.general, c.idempotencyWaitMs, c.idempotencyStaleMs);
     this.voucherLengths = { username: c.voucherUsernameLength, password: c.voucherPasswordLength, pin: c.voucherPinLength };
     registerWorkers(this);
   }

@@ -78,6 +78,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
         password,
         profile: tx.perfilHotspot ?? '',
         limitUptimeMinutes: tx.limiteMinutos,
+        limitBytesTotal: tx.limiteBytes,
         comment: voucherComment(tx.referencia ?? String(tx.id)),
       });
     } catch (e) {
@@ -90,7 +91,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
       return deliveryFailed(svc, tx, job, e);
     }
     // One statement: the transition, the company's notice and this job's completion commit together.
-    const delivered = await markDelivered(db.orm, tx.id, job);
+    const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '' });
     if (!delivered) {
       // Refunded while we were creating it: its removal is a durable job of its own (after our creation).
       const now = await findById(db.orm, tx.id);

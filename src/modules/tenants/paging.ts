@@ -22,3 +22,15 @@ export function sendTotal(reply: FastifyReply, total: number): void {
   reply.header(TOTAL_HEADER, String(total));
   reply.header('access-control-expose-headers', 'X-Total-Count');
 }
+
+/** Paging for lists the legacy answered whole: without `limit` and `offset` they still answer everything. */
+export const OptionalPaging = Type.Object({
+  limit: Type.Optional(Type.Integer({ minimum: 1, maximum: PAGE_MAX, description: `Máximo de elementos (1–${PAGE_MAX}); sin él, todos` })),
+  offset: Type.Optional(Type.Integer({ minimum: 0, maximum: OFFSET_MAX, description: 'Elementos a saltar' })),
+});
+
+export function pageOf<T>(items: T[], q: { limit?: number; offset?: number }): T[] {
+  if (q.limit === undefined && q.offset === undefined) return items;
+  const offset = q.offset ?? 0;
+  return items.slice(offset, offset + (q.limit ?? PAGE_MAX));
+}

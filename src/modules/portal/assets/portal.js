@@ -420,8 +420,11 @@
       var f = ev.target.elements;
       var usuario = f.usuario.value.trim();
       if (!usuario) return;
-      saveVoucher({ usuario: usuario, contrasena: f.contrasena.value, mac: HS.mac || null, guardada: new Date().toISOString() });
-      if (!routerLogin(usuario, f.contrasena.value)) notice('Conéctese a la red WiFi para usar su ficha.');
+      var voucher = { usuario: usuario, contrasena: f.contrasena.value, mac: HS.mac || null, guardada: new Date().toISOString() };
+      saveVoucher(voucher);
+      checkVoucher(voucher).then(function (shown) {
+        if (!shown && !routerLogin(usuario, voucher.contrasena)) notice('Conéctese a la red WiFi para usar su ficha.');
+      });
     });
     $('conectar').onclick = function () {
       var v = loadVoucher();
@@ -476,7 +479,51 @@
     return d.estado === 'entregada' || String(d.estado_hotspot || '').toLowerCase() === 'active';
   }
 
+  /**
+   * "Ya tengo una ficha": ask the server about the voucher (profile-info, rate-limited there). A plan with a
+   * validity shows the time left before connecting; true when something was shown (else: straight to the
+   * router's login, as before).
+   */
+  function checkVoucher(voucher) {
+    return api('POST', '/api/v1/hotspot/user/profile-info', { username: voucher.usuario, password: voucher.contrasena ? voucher.contrasena : null }).then(function (res) {
+      var d = res.data || {};
+      if (res.ok && d.estado === 'credenciales_invalidas') {
+        forgetVoucher();
+        notice('Usuario o contraseña incorrectos. Revise su ficha.');
+        return true;
+      }
+      if (!res.ok || d.success !== true || typeof d.tiempo_restante !== 'number') return false;
+      showVoucher(voucher);
+      text('ficha-titulo', 'Su ficha');
+      var left = d.tiempo_restante;
+      if (left <= 0) {
+        text('ficha-mensaje', 'Su ficha ya venció. Puede comprar un nuevo plan.');
+        text('ficha-vigencia', 'Tiempo restante: 0 min');
+        show('ficha-vigencia');
+        hide('conectar');
+        forgetVoucher();
+        return true;
+      }
+      text('ficha-vigencia', d.expira_en ? 'Le quedan ' + duration(left) + '.' : 'Su ficha dura ' + duration(left) + ' desde que se conecte por primera vez.');
+      show('ficha-vigencia');
+      text('ficha-mensaje', HS.linkLoginOnly ? 'Toque «Conectarme ahora» para navegar.' : 'Use estos datos en la página de acceso de la red WiFi.');
+      show('conectar', !!HS.linkLoginOnly);
+      return true;
+    }, function () { return false; });
+  }
+
+  /** Seconds → "2 días 3 h", "1 h 5 min", "4 min". */
+  function duration(seconds) {
+    var d = Math.floor(seconds / 86400);
+    var h = Math.floor((seconds % 86400) / 3600);
+    var m = Math.floor((seconds % 3600) / 60);
+    if (d > 0) return d + (d === 1 ? ' día' : ' días') + (h > 0 ? ' ' + h + ' h' : '');
+    if (h > 0) return h + ' h' + (m > 0 ? ' ' + m + ' min' : '');
+    return Math.max(1, m) + ' min';
+  }
+
   function showVoucher(v) {
+    hide('ficha-vigencia');
     text('ficha-usuario', v.usuario);
     if (v.contrasena) {
       text('ficha-usuario-etq', 'Usuario');
