@@ -158,6 +158,9 @@ const env = {
   MERCADO_PAGO_API_BASE: mercadoPago.url,
   PORTAL_CONEKTA_JS_URL: tokenizers!.conektaJsUrl,
   PORTAL_MERCADO_PAGO_JS_URL: tokenizers!.mercadoPagoJsUrl,
+  // The checkout page's card fields: the sandbox stand-ins of the Tokenizer component and the Card Payment Brick.
+  CHECKOUT_CONEKTA_JS_URL: tokenizers!.checkoutConektaJsUrl,
+  CHECKOUT_MERCADO_PAGO_JS_URL: tokenizers!.checkoutMercadoPagoJsUrl,
 };
 let config;
 try {

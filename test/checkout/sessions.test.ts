@@ -111,6 +111,11 @@ describe('checkout sessions', () => {
     const estado = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
     assert.equal(estado.data.estado, 'entregada');
     assert.equal(estado.data.usuario_hotspot.usuario, res.data.usuario_hotspot.usuario);
+    // A day later the link no longer shows the voucher.
+    await env.t.ctx.db.query(`UPDATE checkout_sesiones SET creada_en = creada_en - interval '25 hours' WHERE id_hash = $1`, [createHash('sha256').update(id).digest('hex')]);
+    const later = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
+    assert.equal(later.data.estado, 'entregada');
+    assert.equal(later.data.usuario_hotspot, null);
   });
 
   it('a declined card gives the session nothing and says why; an expired session is refused before any charge', async () => {
@@ -121,6 +126,14 @@ describe('checkout sessions', () => {
     const estado = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
     assert.equal(estado.data.estado, 'rechazada');
     assert.equal(estado.data.usuario_hotspot, null);
+    // Declined by the gateway: nothing kept, so the person may try another card on the same session…
+    const retry = await pay(id, { token: `tok_test_visa_4242_${uniq()}` });
+    assert.equal(retry.statusCode, 200, retry.body);
+    assert.notEqual(retry.data.referencia, res.data.referencia);
+    // …and once one purchase kept the money, no other.
+    const third = await pay(id, { token: `tok_test_visa_4242_${uniq()}` });
+    assert.equal(third.statusCode, 409);
+    assert.equal(third.data.code, 'checkout_session_used');
     const id2 = idOf((await create(base({ pasarela: 'conekta' }))).data.url);
     await env.t.ctx.db.query(`UPDATE checkout_sesiones SET expira_en = (now() AT TIME ZONE 'utc') - interval '1 minute' WHERE id_hash = $1`, [createHash('sha256').update(id2).digest('hex')]);
     const orders = env.f.conekta.state.orders.size;

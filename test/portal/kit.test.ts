@@ -44,7 +44,8 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
 
     const files = unzip(res.rawPayload);
     const names = Object.keys(files).sort();
-    assert.equal(names.length, 5, names.join());
+    assert.equal(names.length, 6, names.join());
+    assert.ok(names.includes('pagado.html'), 'the page the checkout returns to (issue 13)');
     assert.ok(names.includes('pagos-hotspot.rsc'), 'the RouterOS script of the walled garden (issue 13)');
     const js = names.find((n) => /^portal-[0-9a-f]{12}\.js$/.test(n));
     const css = names.find((n) => /^portal-[0-9a-f]{12}\.css$/.test(n));
@@ -53,6 +54,10 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
 
     // login.html keeps the router's variables for the router to fill in, and references its script and style.
     const html = files['login.html'];
+    // Issue 13: no card field in a page the router serves over plain HTTP (the card goes to our HTTPS checkout).
+    assert.doesNotMatch(html, /cc-number|cc-exp|cc-csc|f-numero|f-vence|f-cvc|tarjeta\]/i, 'login.html has no card field');
+    assert.doesNotMatch(files['pagado.html'], /cc-number|cc-exp|cc-csc/i, 'pagado.html has no card field');
+    assert.match(files['pagado.html'], /data-pagina="pagado"/);
     for (const v of ['$(mac)', '$(ip)', '$(link-login-only)', '$(link-orig)', '$(link-orig-esc)', '$(chap-id)', '$(chap-challenge)', '$(error)']) {
       assert.ok(html.includes(v), `login.html uses ${v}`);
     }

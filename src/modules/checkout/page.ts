@@ -109,6 +109,7 @@ export function checkoutPage(d: PageData): string {
     <p>Tu ficha:</p>
     <dl><dt>Usuario</dt><dd id="usuario"></dd><dt id="contrasena-t">Contraseña</dt><dd id="contrasena"></dd></dl>
     <p id="conexion"></p>
+    <a id="conectar" class="boton" hidden>Conectarme a Internet</a>
     <p class="referencia">Referencia: <span id="referencia"></span></p>
   </section>
 </main>`,

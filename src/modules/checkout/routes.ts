@@ -57,6 +57,25 @@ function duration(minutes: number | null): string | null {
   return `${minutes} minutos`;
 }
 
+/**
+ * The kit's pagado.html on the router that served the page (from its validated link-login-only): it fetches
+ * the credentials with the router key and logs in with a fresh CHAP challenge. Only the referencia travels.
+ */
+function pagadoUrl(s: CheckoutSession): string | null {
+  if (!s.linkLoginOnly || !s.referencia) return null;
+  try {
+    const u = new URL(s.linkLoginOnly);
+    u.pathname = '/pagado.html';
+    u.hash = '';
+    u.searchParams.set('referencia', s.referencia);
+    // The page the person first asked for (validated http(s)); the router passes it on as $(link-orig).
+    if (s.dst) u.searchParams.set('dst', s.dst);
+    return u.toString();
+  } catch {
+    return null;
+  }
+}
+
 const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'checkout_session_not_found');
 
 export default async function checkoutRoutes(app: App) {
@@ -244,7 +263,7 @@ export default async function checkoutRoutes(app: App) {
 
       if (!(await sessions.claim(s.id, referencia))) {
         await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
-        if (s.referencia) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
+        if (s.referencia && s.vigente) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
         throw new ApiError(410, 'La sesión de pago expiró; vuelve a elegir tu ficha en la página del WiFi', 'checkout_session_expired');
       }
       const b = request.body;
@@ -315,11 +334,13 @@ export default async function checkoutRoutes(app: App) {
       if (!s.referencia) return { estado: s.vigente ? 'sin_pago' : 'expirada', referencia: null, usuario_hotspot: null };
       const tx = await findByReferencia(ctx.db.orm, s.referencia);
       if (!tx || tx.routerId !== s.routerId) return { estado: 'iniciada', referencia: s.referencia, usuario_hotspot: null };
-      const delivered = tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active');
+      // The link is a bearer credential in a browser's history: it shows the voucher for a day, not forever.
+      const delivered = s.reciente && (tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active'));
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
       return {
         estado: tx.estado,
         referencia: tx.referencia,
+        pagado_url: pagadoUrl(s),
         mensaje: tx.estado === 'rechazada' || tx.estado === 'en_revision' ? tx.errorDetalle : null,
         usuario_hotspot: delivered ? { usuario: tx.usuarioHotspot, contrasena: password, tipo: tx.tipoUsuario } : null,
       };

@@ -125,6 +125,10 @@ export function buildPortalFiles(opts: PortalKitOptions): Record<string, string>
     .replace('__PORTAL_JS__', names.js);
   return {
     'login.html': loginHtml,
+    // Issue 13: back from the HTTPS checkout when the server could not log the device in. The same page
+    // (the router substitutes its variables, fresh CHAP included, in every .html of the hotspot directory)
+    // marked so that portal.js fetches the referencia's credentials and logs in.
+    'pagado.html': loginHtml.replace('<body>', '<body data-pagina="pagado">').replace('<title>Internet WiFi</title>', '<title>Pago aprobado</title>'),
     [names.js]: assets['portal.js'],
     [names.css]: assets['portal.css'],
     'README.txt': kitReadme(opts, names),
@@ -158,6 +162,8 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '--------',
     `  ${'login.html'.padEnd(w)}página de acceso (reemplaza la del router); lleva la URL de la API,`,
     `  ${''.padEnd(w)}la API key del router y la pasarela`,
+    `  ${'pagado.html'.padEnd(w)}regreso del pago seguro: consulta la ficha y conecta el dispositivo`,
+    `  ${'pagos-hotspot.rsc'.padEnd(w)}script de RouterOS: walled garden (por nombre y dirección) y bloqueo de QUIC`,
     `  ${names.js.padEnd(w)}lógica del portal (compra, conexión, reconexión)`,
     `  ${names.css.padEnd(w)}estilos`,
     '',
@@ -165,7 +171,7 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '-----------',
     '1. En Winbox/WebFig abra Files y localice la carpeta del hotspot (por ejemplo "hotspot" o',
     '   "flash/hotspot"; la indica /ip hotspot profile print, campo html-directory).',
-    `2. Suba login.html, ${names.js} y ${names.css} a esa carpeta (reemplace login.html).`,
+    `2. Suba login.html, pagado.html, ${names.js} y ${names.css} a esa carpeta (reemplace login.html).`,
     '   Puede borrar los portal-*.js y portal-*.css de kits anteriores.',
     '3. En el perfil del servidor hotspot deje habilitado "Login by: HTTP CHAP" y/o "HTTP PAP"',
     '   (el portal entiende ambos).',
@@ -195,7 +201,8 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     'FUNCIONAMIENTO',
     '--------------',
     '- Muestra el nombre y logo de la empresa y los planes activos de este router.',
-    '- Cobra con tarjeta: los datos de la tarjeta van directo a la pasarela (tokenización en el navegador).',
+    '- Al pagar, el cliente va a la página HTTPS del servicio (/pagar/...), donde la pasarela captura la',
+    '  tarjeta en sus propios campos; login.html no tiene campos de tarjeta.',
     '- Al aprobarse, muestra usuario y contraseña y conecta el dispositivo; si la conexión automática no',
     '  es posible, usa el formulario de acceso del router.',
     '- Recuerda la ficha en el dispositivo para reconectarlo cuando vuelva (aunque cambie su MAC).',
