@@ -81,6 +81,15 @@ describe('checkout sessions', () => {
     assert.match(notice.body, /Aviso de privacidad/);
     assert.match(String(notice.headers['content-security-policy']), /frame-ancestors 'none'/);
     assert.equal((await env.t.request({ method: 'GET', url: '/pagar/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).statusCode, 404);
+    // The company's own notice is a setting of mi-empresa; HTML in it is shown as text.
+    const put = await env.t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: { aviso_privacidad: 'Nuestro aviso <b>propio</b>.\n\nSegundo párrafo.' } });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal(put.data.empresa.aviso_privacidad, 'Nuestro aviso <b>propio</b>.\n\nSegundo párrafo.');
+    const own = await env.t.request({ method: 'GET', url: `/pagar/${id}/aviso-de-privacidad` });
+    assert.match(own.body, /<p>Nuestro aviso &lt;b&gt;propio&lt;\/b&gt;\.<\/p>/);
+    assert.match(own.body, /<p>Segundo párrafo\.<\/p>/);
+    await env.t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: { aviso_privacidad: '' } });
+    assert.match((await env.t.request({ method: 'GET', url: `/pagar/${id}/aviso-de-privacidad` })).body, /derechos de acceso, rectificación/);
   });
 
   it('buys with the session only (no router key), logs the device in, and the session starts one purchase', async () => {

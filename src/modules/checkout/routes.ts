@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { eq } from 'drizzle-orm';
+import { empresas } from '../../infra/db/schema.js';
 import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed } from '../../infra/errors.js';
 import { naiveIso } from '../../infra/time.js';
@@ -225,10 +227,9 @@ export default async function checkoutRoutes(app: App) {
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
       if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      const rows = await ctx.db.query<{ nombre: string; aviso_privacidad: string | null }>('SELECT nombre, aviso_privacidad FROM empresas WHERE id = $1', [s.empresaId]);
-      const e = rows[0];
+      const [e] = await ctx.db.orm.select({ nombre: empresas.nombre, aviso: empresas.avisoPrivacidad }).from(empresas).where(eq(empresas.id, s.empresaId)).limit(1);
       if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso_privacidad?.trim() || defaultNotice(e.nombre)));
+      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre)));
     },
   );
 

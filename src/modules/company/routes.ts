@@ -39,6 +39,7 @@ export function empresaInfo(e: EmpresaRow) {
     telegram_chat_id: e.telegramChatId,
     notificaciones_telegram: e.notificacionesTelegram === true,
     zona_horaria: e.zonaHoraria,
+    aviso_privacidad: e.avisoPrivacidad ?? null,
   };
 }
 
@@ -58,6 +59,7 @@ const EmpresaInfo = Type.Object({
   telegram_chat_id: Nullable(Type.String()),
   notificaciones_telegram: Type.Boolean(),
   zona_horaria: Type.String(),
+  aviso_privacidad: Nullable(Type.String()),
 });
 
 const RouterListItem = Type.Object({
@@ -145,6 +147,8 @@ export default async function companyRoutes(app: App) {
           notificaciones_telegram: Type.Optional(Type.Boolean()),
           /** IANA time zone for screens and tickets (e.g. America/Mexico_City). */
           zona_horaria: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          /** Privacy notice linked on the checkout page before paying ("" or null: the default text). */
+          aviso_privacidad: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
         }),
         response: {
           200: Type.Object({
@@ -157,6 +161,7 @@ export default async function companyRoutes(app: App) {
               telegram_chat_id: Nullable(Type.String()),
               notificaciones_telegram: Type.Boolean(),
               zona_horaria: Type.String(),
+              aviso_privacidad: Nullable(Type.String()),
             }),
           }),
           404: ErrorBody,
@@ -187,6 +192,7 @@ export default async function companyRoutes(app: App) {
           telegramChatId: interpret(b.telegram_chat_id),
           notificacionesTelegram: b.notificaciones_telegram,
           zonaHoraria: zona,
+          avisoPrivacidad: interpret(b.aviso_privacidad),
         },
         'empresa.actualizar',
       );
@@ -201,6 +207,7 @@ export default async function companyRoutes(app: App) {
           telegram_chat_id: info.telegram_chat_id,
           notificaciones_telegram: info.notificaciones_telegram,
           zona_horaria: info.zona_horaria,
+          aviso_privacidad: info.aviso_privacidad,
         },
       };
     },

@@ -2614,6 +2614,7 @@ export interface paths {
                     content: {
                         "application/json": {
                             activa: boolean;
+                            aviso_privacidad: string | null;
                             conekta_mode: string;
                             conekta_public_key: string | null;
                             contacto_email: string | null;
@@ -2627,6 +2628,7 @@ export interface paths {
                             notificaciones_telegram: boolean;
                             telegram_bot_token: string | null;
                             telegram_chat_id: string | null;
+                            zona_horaria: string;
                         };
                     };
                 };
@@ -2655,12 +2657,14 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        aviso_privacidad?: string | null;
                         contacto_email?: string;
                         contacto_telefono?: string | null;
                         nombre?: string;
                         notificaciones_telegram?: boolean;
                         telegram_bot_token?: string | null;
                         telegram_chat_id?: string | null;
+                        zona_horaria?: string;
                     };
                 };
             };
@@ -2673,12 +2677,14 @@ export interface paths {
                     content: {
                         "application/json": {
                             empresa: {
+                                aviso_privacidad: string | null;
                                 contacto_email: string | null;
                                 contacto_telefono: string | null;
                                 nombre: string;
                                 notificaciones_telegram: boolean;
                                 telegram_bot_token: string | null;
                                 telegram_chat_id: string | null;
+                                zona_horaria: string;
                             };
                             message: string;
                         };
@@ -3805,6 +3811,7 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             orden_visual: number;
@@ -3813,6 +3820,8 @@ export interface paths {
                             precio: number;
                             router_id: string;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         }[];
                     };
                 };
@@ -3850,6 +3859,7 @@ export interface paths {
                         })[] | null;
                         duracion_minutos?: number | null;
                         imagen_url?: string | null;
+                        limite_bytes?: number | null;
                         moneda?: string;
                         nombre_venta: string;
                         orden_visual?: number;
@@ -3859,6 +3869,9 @@ export interface paths {
                         router_id: string;
                         /** @enum {string|null} */
                         tipo_usuario_default?: "usuario_contrasena" | "pin" | null;
+                        /** @enum {string|null} */
+                        vigencia_desde?: "primer_uso" | "venta" | null;
+                        vigencia_minutos?: number | null;
                     };
                 };
             };
@@ -3878,6 +3891,7 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             orden_visual: number;
@@ -3886,6 +3900,8 @@ export interface paths {
                             precio: number;
                             router_id: string;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         };
                     };
                 };
@@ -3967,6 +3983,7 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             orden_visual: number;
@@ -3975,6 +3992,8 @@ export interface paths {
                             precio: number;
                             router_id: string;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         };
                     };
                 };
@@ -4013,12 +4032,16 @@ export interface paths {
                         })[] | null;
                         duracion_minutos?: number | null;
                         imagen_url?: string | null;
+                        limite_bytes?: number | null;
                         moneda?: string | null;
                         nombre_venta?: string;
                         orden_visual?: number;
                         precio?: number;
                         /** @enum {string|null} */
                         tipo_usuario_default?: "usuario_contrasena" | "pin" | null;
+                        /** @enum {string|null} */
+                        vigencia_desde?: "primer_uso" | "venta" | null;
+                        vigencia_minutos?: number | null;
                     };
                 };
             };
@@ -4038,6 +4061,7 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             orden_visual: number;
@@ -4046,6 +4070,8 @@ export interface paths {
                             precio: number;
                             router_id: string;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         };
                     };
                 };
@@ -4820,12 +4846,15 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             perfil_mikrotik_id: string;
                             perfil_mikrotik_nombre: string;
                             precio: number;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         }[];
                     };
                 };
@@ -4874,12 +4903,15 @@ export interface paths {
                             duracion_minutos: number | null;
                             id: number;
                             imagen_url: string | null;
+                            limite_bytes: number | null;
                             moneda: string;
                             nombre_venta: string;
                             perfil_mikrotik_id: string;
                             perfil_mikrotik_nombre: string;
                             precio: number;
                             tipo_usuario_default: string | null;
+                            vigencia_desde: string | null;
+                            vigencia_minutos: number | null;
                         };
                     };
                 };
@@ -4899,6 +4931,141 @@ export interface paths {
         };
         put?: never;
         post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checkout/sesiones": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Crear una sesión de pago (la página del router pasa la compra a /pagar/{sesion})
+         * @description Corta (CHECKOUT_SESSION_MINUTES), de un solo uso, ligada al router y al producto. Responde {url, expira_en}: el portal navega la misma ventana a url.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        chap_challenge?: string | null;
+                        chap_id?: string | null;
+                        dst?: string | null;
+                        email_cliente: string;
+                        ip?: string | null;
+                        link_login_only?: string | null;
+                        mac?: string | null;
+                        nombre_cliente: string;
+                        pasarela?: "conekta" | "mercado_pago" | (never | null);
+                        producto_id: number;
+                        telefono_cliente?: string | null;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checkout/sesiones/{sesion}/estado": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Estado de la compra de la sesión (y la ficha una vez entregada) */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sesion: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checkout/sesiones/{sesion}/pago": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Pagar la sesión con el token de la pasarela (cabecera Idempotency-Key obligatoria) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sesion: string;
+                };
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        device_id?: string | null;
+                        installments?: number;
+                        issuer_id?: string | number | (never | null);
+                        payment_method_id?: string | null;
+                        token: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
         delete?: never;
         options?: never;
         head?: never;
@@ -5006,8 +5173,7 @@ export interface paths {
                             success: boolean;
                             /** @enum {object|null} */
                             tiempo_acumulado: never | null;
-                            /** @enum {object|null} */
-                            tiempo_restante: never | null;
+                            tiempo_restante: number | null;
                             timestamp: string;
                         };
                     };
@@ -5096,12 +5262,15 @@ export interface paths {
                             disabled: boolean | null;
                             error_detalle: string | null;
                             estado: string;
+                            expira_en?: string | null;
                             limit_uptime: string | null;
+                            limite_bytes?: number | null;
                             mac_authentication: boolean | null;
                             mac_cookie_timeout: string | null;
                             mensaje: string | null;
                             profile: string | null;
                             success: boolean;
+                            tiempo_restante?: number | null;
                             timestamp: string;
                             tipo_usuario: string | null;
                             username: string | null;
