@@ -113,6 +113,8 @@ export interface ServiceProcess {
 
 /** The node flags of `npm start` (package.json: `node <flags> dist/server.js`), so a build runs as it does. */
 export function startFlags(): string[] {
+  // BENCH_START_FLAGS="..." measures other flags (e.g. "" for none) without editing package.json.
+  if (process.env.BENCH_START_FLAGS !== undefined) return process.env.BENCH_START_FLAGS.split(' ').filter(Boolean);
   const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
   return start.slice(1, -1);
 }

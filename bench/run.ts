@@ -4,7 +4,8 @@
  * a bare Fastify floor serving the same bytes, measured in the same run; plus start-up time and memory.
  * Prints the table and writes it, with the machine's description, to bench/results.md.
  *
- * Options: --duration <s> (per measured run, default 10), --src (src/server.ts under tsx), --profile (service runs with --cpu-prof, the
+ * Options: --duration <s> (per measured run, default 10), --src (src/server.ts under tsx; BENCH_START_FLAGS
+ * overrides the node flags taken from `npm start` for the build), --profile (service runs with --cpu-prof, the
  * .cpuprofile lands in bench/profiles/), --out <file> (default bench/results.md).
  */
 import { writeFileSync } from 'node:fs';
