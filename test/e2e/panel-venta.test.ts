@@ -125,7 +125,11 @@ describe('operators panel in Chromium: a sale from plan to refund', { skip: skip
       await dialog.getByLabel('Motivo (opcional)').fill('Cliente no pudo conectarse');
       await pw.w.shot(page, 'panel-venta', 'confirmar-reembolso');
       await dialog.getByRole('button', { name: 'Sí, reembolsar' }).click();
-      await page.getByRole('status').filter({ hasText: /Reembolso (realizado|en proceso)/ }).waitFor({ timeout: 60_000 });
+      try {
+        await page.getByRole('status').filter({ hasText: /Reembolso (realizado|en proceso)/ }).waitFor({ timeout: 60_000 });
+      } catch (err) {
+        throw new Error(`sin respuesta del reembolso; la página dice: ${await page.locator('main').innerText()}\n${errors.join('\n')}`, { cause: err });
+      }
       await eventually('la ficha se quita del router', () => pw.w.sim.state.findUser(usuario) === undefined);
       await page.reload();
       await page.locator('.facts').getByText('reembolsada').first().waitFor({ timeout: 30_000 });
