@@ -49,7 +49,16 @@ export async function ensurePanelBuilt(log: (line: string) => void = () => undef
       if (panelIsFresh()) return false;
       log('Compilando el panel (web/ → web/dist)…');
       const { build } = await import('vite');
-      await build({ configFile: join(WEB_DIR, 'vite.config.ts'), logLevel: 'warn' });
+      // Vite builds React's development bundle when NODE_ENV says so (the test runner sets "test"):
+      // the panel is always built for production, here as with `npm run build:panel`.
+      const nodeEnv = process.env.NODE_ENV;
+      process.env.NODE_ENV = 'production';
+      try {
+        await build({ configFile: join(WEB_DIR, 'vite.config.ts'), mode: 'production', logLevel: 'warn' });
+      } finally {
+        if (nodeEnv === undefined) delete process.env.NODE_ENV;
+        else process.env.NODE_ENV = nodeEnv;
+      }
       return true;
     } finally {
       rmSync(LOCK, { recursive: true, force: true });

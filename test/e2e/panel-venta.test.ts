@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import { gzipSync } from 'node:zlib';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { recordPurchases } from './harness.js';
 import { eventually, heading, nav, signIn, startPanelWorld, type PanelWorld } from './panel-helpers.js';
@@ -34,6 +35,10 @@ describe('operators panel in Chromium: a sale from plan to refund', { skip: skip
     const js = await fetch(`${pw.w.apiUrl}${asset}`);
     assert.equal(js.status, 200);
     assert.equal(js.headers.get('cache-control'), 'public, max-age=31536000, immutable');
+    // The production build's JavaScript, gzipped, stays under the 300 KB budget.
+    const gz = gzipSync(Buffer.from(await js.arrayBuffer()), { level: 9 }).length;
+    console.log(`# JS del panel: ${(gz / 1024).toFixed(1)} KB gzip`);
+    assert.ok(gz < 300 * 1024, `panel JS is ${gz} bytes gzipped`);
     assert.equal((await fetch(`${pw.w.apiUrl}/panel`, { redirect: 'manual' })).status, 308);
   });
 
@@ -120,7 +125,11 @@ describe('operators panel in Chromium: a sale from plan to refund', { skip: skip
       await dialog.getByLabel('Motivo (opcional)').fill('Cliente no pudo conectarse');
       await pw.w.shot(page, 'panel-venta', 'confirmar-reembolso');
       await dialog.getByRole('button', { name: 'Sí, reembolsar' }).click();
-      await page.getByRole('status').filter({ hasText: /Reembolso (realizado|en proceso)/ }).waitFor({ timeout: 60_000 });
+      try {
+        await page.getByRole('status').filter({ hasText: /Reembolso (realizado|en proceso)/ }).waitFor({ timeout: 60_000 });
+      } catch (err) {
+        throw new Error(`sin respuesta del reembolso; la página dice: ${await page.locator('main').innerText()}\n${errors.join('\n')}`, { cause: err });
+      }
       await eventually('la ficha se quita del router', () => pw.w.sim.state.findUser(usuario) === undefined);
       await page.reload();
       await page.locator('.facts').getByText('reembolsada').first().waitFor({ timeout: 30_000 });

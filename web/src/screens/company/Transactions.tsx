@@ -205,11 +205,12 @@ export function TransactionView({ id }: { id: number }) {
               >
                 <Field label="Motivo (opcional)" value={motivo} onChange={(e) => setMotivo(e.target.value)} maxLength={500} />
               </ConfirmButton>
-              {refund.isPending ? <Loading what="Reembolsando…" /> : null}
-              {refund.data ? <Notice>{refund.data.message}</Notice> : null}
-              <ErrorNote error={refund.error} />
             </div>
           ) : null}
+          {/* Outside the card: the refreshed transaction is no longer refundable, the outcome stays visible. */}
+          {refund.isPending ? <Loading what="Reembolsando…" /> : null}
+          {refund.data ? <Notice>{refund.data.message}</Notice> : null}
+          <ErrorNote error={refund.error} />
           <div className="card">
             <h2>Historial</h2>
             <ol className="timeline" aria-label="Historial de la transacción">
