@@ -45,6 +45,16 @@ describe('operators panel in Chromium: super admin and tenant isolation', { skip
       // The super admin tests the new router's connection (the simulated RouterOS answers).
       await sa.page.locator('.subcard').getByRole('button', { name: 'Probar conexión' }).click();
       await sa.page.getByRole('status').filter({ hasText: /Conexión exitosa/ }).waitFor();
+      // The router's key works on the portal API until the super admin revokes it from its key history.
+      const routerKey = String(await sa.page.locator('code.secret').textContent());
+      const catalog = () => fetch(`${pw.w.apiUrl}/api/v1/catalogo_perfiles_venta`, { headers: { authorization: `Bearer ${routerKey}` } });
+      assert.equal((await catalog()).status, 200);
+      await sa.page.locator('.subcard summary').getByText('API keys').click();
+      await sa.page.locator('.router-keys').getByText(/vigente/).waitFor();
+      await sa.page.locator('.router-keys').getByRole('button', { name: 'Revocar' }).click();
+      await sa.page.getByRole('dialog').getByRole('button', { name: 'Revocar' }).click();
+      await sa.page.locator('.router-keys').getByText(/revocada/).waitFor();
+      assert.equal((await catalog()).status, 401, 'a revoked key is refused at once');
 
       await sa.page.getByLabel('Nombre del administrador').fill('Pedro Playa');
       await sa.page.getByLabel('Correo del administrador').fill(adminB.email);

@@ -224,6 +224,7 @@ function CompanyRouters({ empresaId }: { empresaId: string }) {
                   </button>
                   <ConfirmButton label="Regenerar API key" question={`¿Regenerar la API key de ${r.nombre}? La actual deja de funcionar al instante.`} confirmLabel="Regenerar" danger onConfirm={() => regen.mutate(r.id)} />
                 </div>
+                <RouterKeys empresaId={empresaId} routerId={r.id} nombre={r.nombre} />
                 <RouterTools empresaId={empresaId} r={r} onSaved={refresh} />
                 <KitButton routerId={r.id} />
               </li>
@@ -328,5 +329,48 @@ export function CompanyView({ id }: { id: string }) {
         </>
       )}
     </Page>
+  );
+}
+
+/** The router's API keys, newest first; a live one can be revoked (the router's portal stops working at once). */
+function RouterKeys({ empresaId, routerId, nombre }: { empresaId: string; routerId: string; nombre: string }) {
+  const qc = useQueryClient();
+  const key = ['router-keys', empresaId, routerId];
+  const keys = useQuery({
+    queryKey: key,
+    queryFn: async () =>
+      unwrap(await api.GET('/admin/empresas/{empresa_id}/routers/{router_id}/api-keys', { params: { path: { empresa_id: empresaId, router_id: routerId }, query: { limit: 5, offset: 0 } } })),
+  });
+  const revoke = useMutation({
+    mutationFn: async (keyId: string) =>
+      unwrap(await api.POST('/admin/empresas/{empresa_id}/routers/{router_id}/api-keys/{key_id}/revoke', { params: { path: { empresa_id: empresaId, router_id: routerId, key_id: keyId } } })),
+    onSettled: () => void qc.invalidateQueries({ queryKey: key }),
+  });
+  return (
+    <details className="router-keys">
+      <summary>API keys</summary>
+      <ErrorNote error={keys.error ?? revoke.error} />
+      {keys.data ? (
+        <ul className="plain">
+          {keys.data.map((k) => (
+            <li key={k.key_id}>
+              <code>{k.key_id}</code> · emitida {fmtDate(k.issued_at)} · {k.revoked ? `revocada ${fmtDate(k.revoked_at)}` : `vigente, ${k.use_count} usos`}{' '}
+              {k.revoked ? null : (
+                <ConfirmButton
+                  label="Revocar"
+                  question={`¿Revocar esta API key de ${nombre}? El portal del router deja de funcionar hasta que se emita otra.`}
+                  confirmLabel="Revocar"
+                  danger
+                  onConfirm={() => revoke.mutate(k.key_id)}
+                />
+              )}
+            </li>
+          ))}
+          {keys.data.length === 0 ? <li className="muted">Sin API keys.</li> : null}
+        </ul>
+      ) : (
+        <Loading />
+      )}
+    </details>
   );
 }
