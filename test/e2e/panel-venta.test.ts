@@ -9,6 +9,7 @@ import { gzipSync } from 'node:zlib';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { recordPurchases } from './harness.js';
 import { eventually, heading, nav, signIn, startPanelWorld, type PanelWorld } from './panel-helpers.js';
+import { checkoutOutcome, payOnCheckout } from './checkout-helpers.js';
 import { browserUnavailable } from './harness.js';
 
 const skip = browserUnavailable();
@@ -70,6 +71,12 @@ describe('operators panel in Chromium: a sale from plan to refund', { skip: skip
       await page.getByRole('button', { name: 'Crear plan' }).click();
       await page.getByRole('status').filter({ hasText: 'Plan creado' }).waitFor();
       await page.getByRole('cell', { name: /Ficha 2 horas/ }).waitFor();
+      // Edited: a description for the portal, the same price.
+      await page.getByRole('row', { name: /Ficha 2 horas/ }).getByRole('button', { name: 'Editar' }).click();
+      const edit = page.getByRole('form', { name: 'Editar Ficha 2 horas' });
+      await edit.getByLabel('Descripción').fill('Ideal para trabajar');
+      await edit.getByRole('button', { name: 'Guardar' }).click();
+      await page.getByRole('status').filter({ hasText: 'Plan actualizado' }).waitFor();
 
       // The portal (as the router serves it) lists it; a buyer pays for it with the sandbox card.
       const phone = await pw.w.phone();
@@ -79,18 +86,18 @@ describe('operators panel in Chromium: a sale from plan to refund', { skip: skip
         await phone.page.goto(pw.w.web.pageUrl({ mac: '02:AA:BB:CC:14:01', ip: '10.5.50.141' }));
         await phone.page.locator('#catalogo').waitFor({ state: 'visible' });
         const plan = phone.page.locator('.plan').filter({ has: phone.page.locator('.plan-nombre', { hasText: 'Ficha 2 horas' }) });
+        await plan.getByText('Ideal para trabajar').waitFor();
         await plan.getByRole('button', { name: /Comprar/ }).click();
         await phone.page.locator('#pago').waitFor({ state: 'visible' });
         await phone.page.fill('#f-nombre', 'Mario Ruiz');
         await phone.page.fill('#f-email', 'mario@example.com');
         await phone.page.fill('#f-telefono', '5512345678');
-        await phone.page.fill('#f-numero', SANDBOX_CARDS.approved);
-        await phone.page.fill('#f-vence', '12/30');
-        await phone.page.fill('#f-cvc', '123');
+        // "Pagar" hands over to our checkout page; the card goes into the gateway's frame.
         await phone.page.click('#pagar');
-        await phone.page.locator('#ficha:visible, #error-pago:visible').first().waitFor({ timeout: 60_000 });
-        assert.equal(await phone.page.locator('#error-pago').isVisible(), false, String(await phone.page.locator('#error-pago').textContent().catch(() => '')));
-        usuario = String(await phone.page.locator('#ficha-usuario').textContent());
+        await payOnCheckout(phone.page, pw.w.apiUrl, { number: SANDBOX_CARDS.approved, name: 'Mario Ruiz' });
+        const outcome = await checkoutOutcome(phone.page);
+        assert.ok('usuario' in outcome, JSON.stringify(outcome));
+        usuario = outcome.usuario;
       } catch (err) {
         throw new Error(`${(err as Error).message}\nrespuestas de compra: ${JSON.stringify(answers)}`, { cause: err });
       } finally {

@@ -99,7 +99,14 @@ function EditPlan({ p, onDone }: { p: Product; onDone: () => void }) {
       unwrap(
         await api.PUT('/api/v1/admin/products/{producto_id}', {
           params: { path: { producto_id: p.id } },
-          body: { nombre_venta: String(f.get('nombre')), precio: Number(f.get('precio')), activo: f.get('activo') === 'on' },
+          body: {
+            nombre_venta: String(f.get('nombre')),
+            precio: Number(f.get('precio')),
+            duracion_minutos: String(f.get('duracion') ?? '').trim() ? Number(f.get('duracion')) : null,
+            descripcion: String(f.get('descripcion') ?? '') || null,
+            destacado: f.get('destacado') === 'on',
+            activo: f.get('activo') === 'on',
+          },
         }),
       );
       onDone();
@@ -111,6 +118,9 @@ function EditPlan({ p, onDone }: { p: Product; onDone: () => void }) {
     <form className="inline-edit" onSubmit={(e) => void submit(e)} aria-label={`Editar ${p.nombre_venta}`}>
       <Field label="Nombre" name="nombre" defaultValue={p.nombre_venta} required />
       <Field label="Precio" name="precio" type="number" min="0.01" step="0.01" defaultValue={p.precio} required />
+      <Field label="Duración (minutos)" name="duracion" type="number" min="1" step="1" inputMode="numeric" defaultValue={p.duracion_minutos ?? ''} hint="Vacío: sin límite de tiempo" />
+      <Field label="Descripción" name="descripcion" maxLength={500} defaultValue={p.descripcion ?? ''} />
+      <Check label="Destacado en el portal" name="destacado" defaultChecked={p.destacado} />
       <Check label="Activo" name="activo" defaultChecked={p.activo} />
       <ErrorNote error={error} />
       <button type="submit" className="primary">
