@@ -28,6 +28,7 @@ import portalRoutes from './modules/portal/routes.js';
 import checkoutRoutes from './modules/checkout/routes.js';
 import { PORTAL_CORS, isPortalApiPath } from './modules/portal/cors.js';
 import tenantsRoutes from './modules/tenants/routes.js';
+import voucherRoutes from './modules/vouchers/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -129,6 +130,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(tenantsRoutes);
   await app.register(portalRoutes);
   await app.register(checkoutRoutes);
+  await app.register(voucherRoutes);
 
   await app.ready();
   return app;
