@@ -161,4 +161,33 @@ describe('voucher batches for the counter', () => {
     const bad = await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}/pdf?formato=carta`, headers: admin() });
     assert.equal(bad.statusCode, 422);
   });
+
+  it('voiding a batch removes its unused vouchers from the router; a used one stays, counted as sold', async () => {
+    const res = await t.request({ method: 'POST', url: '/api/v1/admin/lotes', headers: admin(), payload: { producto_id: shop.productId, cantidad: 5, prefijo: 'ANU-' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = res.data.id as number;
+    await waitFor('batch on the router', async () => (await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}`, headers: admin() })).data.progreso === 1);
+    const mine = () => shop.sim.state.users.rows.filter((u) => u.name.startsWith('ANU-'));
+    assert.equal(mine().length, 5);
+    // One voucher was sold and used at the counter: a device logged in with it.
+    const used = mine()[2];
+    shop.sim.state.addHost({ 'mac-address': '02:00:00:09:00:01', address: '10.7.0.1' });
+    shop.sim.state.hotspotLogin({ user: used.name, password: used.password, ip: '10.7.0.1' });
+    const voided = await t.request({ method: 'POST', url: `/api/v1/admin/lotes/${id}/anular`, headers: admin() });
+    assert.equal(voided.statusCode, 200, voided.body);
+    assert.equal(voided.data.estado, 'anulado');
+    await waitFor('unused vouchers removed', () => mine().length === 1);
+    assert.equal(mine()[0].name, used.name);
+    const g = await waitFor('states counted', async () => {
+      const v = await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}`, headers: admin() });
+      return v.data.fichas.vendido === 1 ? v : null;
+    });
+    assert.deepEqual(g.data.fichas, { generado: 0, vendido: 1, expirado: 0, anulado: 4 });
+    const again = await t.request({ method: 'POST', url: `/api/v1/admin/lotes/${id}/anular`, headers: admin() });
+    assert.equal(again.statusCode, 200);
+    const other = await createShop(t);
+    const foreign = await t.request({ method: 'POST', url: `/api/v1/admin/lotes/${id}/anular`, headers: { authorization: `Bearer ${other.adminToken}` } });
+    assert.equal(foreign.statusCode, 404);
+    await other.sim.close();
+  });
 });

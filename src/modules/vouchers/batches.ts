@@ -27,6 +27,7 @@ export const BATCH_PASSWORD_LENGTH = 6;
 export const MAX_BATCH = 5000;
 const CHUNK = 100;
 export const BATCH_JOB = 'lotes.entregar';
+export const VOID_JOB = 'lotes.anular';
 
 export interface BatchDeps {
   db: Database;
@@ -68,6 +69,7 @@ export const batchComment = (loteId: number) => `pagos-hotspot lote=${loteId}`;
 export class BatchService {
   constructor(private readonly deps: BatchDeps) {
     deps.outbox.on(BATCH_JOB, (job) => this.deliver(job), { maxAttempts: 2000, maxBackoffMs: 5 * 60_000 });
+    deps.outbox.on(VOID_JOB, (job) => this.removeVoided(job), { maxAttempts: 2000, maxBackoffMs: 5 * 60_000 });
   }
 
   async create(empresaId: string, input: { producto_id: number; cantidad: number; prefijo?: string }): Promise<BatchView> {
@@ -154,6 +156,48 @@ export class BatchService {
     return rows.map((r) => ({ usuario: r.usuario, password: this.deps.secrets.decrypt(r.password_cifrada) ?? '' }));
   }
 
+  /**
+   * Void a batch: its unused vouchers leave the router (a durable job); one already used stays and counts
+   * as sold. Returns null when the batch is not the company's; voiding twice is a no-op.
+   */
+  async void(empresaId: string, id: number): Promise<BatchView | null> {
+    await this.deps.db.transaction(async (tx) => {
+      const res = await tx.execute(sql`UPDATE lotes SET estado = 'anulado', anulado_en = (now() AT TIME ZONE 'utc') WHERE id = ${id} AND empresa_id = ${empresaId} AND estado = 'generado' RETURNING id`);
+      if ((res as unknown as { rows: unknown[] }).rows.length === 0) return false;
+      await tx.execute(sql`UPDATE fichas_lote SET estado = 'anulado' WHERE lote_id = ${id} AND estado = 'generado'`);
+      await enqueue(tx, VOID_JOB, { loteId: id }, { dedupeKey: `lote-anular:${id}` });
+      return true;
+    });
+    return this.view(empresaId, id);
+  }
+
+  /** Remove the voided, never-used vouchers from the router; a used one (uptime or a session) is sold. */
+  private async removeVoided(job: OutboxJob): Promise<JobResult> {
+    const loteId = Number(job.payload.loteId);
+    const rows = await this.deps.db.query<{ id: number; router_id: string; usuario: string }>(
+      `SELECT id, router_id, usuario FROM fichas_lote WHERE lote_id = $1 AND estado = 'anulado' AND en_router ORDER BY id LIMIT ${CHUNK}`,
+      [loteId],
+    );
+    if (rows.length === 0) return;
+    try {
+      const used = await this.deps.hotspot.firstUse(rows[0].router_id, rows.map((r) => r.usuario));
+      for (const r of rows) {
+        await job.lease?.confirm();
+        if (used.has(r.usuario)) {
+          await this.deps.db.query(`UPDATE fichas_lote SET estado = 'vendido', primer_uso_en = coalesce(primer_uso_en, (now() AT TIME ZONE 'utc') - make_interval(secs => $2::double precision)) WHERE id = $1`, [r.id, used.get(r.usuario)]);
+          continue;
+        }
+        const user = await this.deps.hotspot.findUser(r.router_id, r.usuario);
+        if (user && user.comment === batchComment(loteId)) await this.deps.hotspot.removeVoucher(r.router_id, r.usuario);
+        await this.deps.db.query(`UPDATE fichas_lote SET en_router = false WHERE id = $1`, [r.id]);
+      }
+    } catch (err) {
+      if (!(err instanceof RouterUnreachableError)) throw err;
+      return { retryInMs: this.deps.outbox.backoff(job.attempts, 60_000), note: err.message };
+    }
+    return { retryInMs: 0, note: 'siguiente tramo' };
+  }
+
   /** One chunk per run onto the router (idempotent by comment), then the next run at once. */
   private async deliver(job: OutboxJob): Promise<JobResult> {
     const loteId = Number(job.payload.loteId);
@@ -180,6 +224,9 @@ export class BatchService {
         });
         await this.deps.db.query(`UPDATE fichas_lote SET en_router = true WHERE id = $1`, [f.id]);
       }
+      // Voided while this chunk was being created: its removal runs again over what we just added.
+      const [now] = await this.deps.db.query<{ estado: string }>(`SELECT estado FROM lotes WHERE id = $1`, [loteId]);
+      if (now?.estado === 'anulado') await enqueue(this.deps.db.orm, VOID_JOB, { loteId }, { dedupeKey: `lote-anular:${loteId}` });
     } catch (err) {
       if (!(err instanceof RouterUnreachableError)) throw err;
       return { retryInMs: this.deps.outbox.backoff(job.attempts, 60_000), note: err.message };

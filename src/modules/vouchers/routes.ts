@@ -66,6 +66,16 @@ export default async function voucherRoutes(app: App) {
     },
   );
 
+  app.post(
+    '/api/v1/admin/lotes/:id/anular',
+    { ...admin, schema: { tags, summary: 'Anular un lote: sus fichas sin usar salen del router', security: SESSION_SECURITY, params: Id, response: { 200: Batch, 404: ErrorBody } } },
+    async (request) => {
+      const batch = await ctx.batches.void(currentUser(request).empresaId!, request.params.id);
+      if (!batch) throw notFound('Lote no encontrado', 'batch_not_found');
+      return batch;
+    },
+  );
+
   app.get(
     '/api/v1/admin/lotes/:id/pdf',
     {
