@@ -2,7 +2,7 @@ import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
-  { ignores: ['node_modules/', 'data/', 'test-results/', 'dist/', 'sandbox/portal-assets/**', 'src/modules/portal/assets/**'] },
+  { ignores: ['node_modules/', 'data/', 'test-results/', 'dist/', 'sandbox/portal-assets/**', 'src/modules/portal/assets/**', 'web/dist/', 'web/src/api/schema.d.ts'] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

@@ -111,6 +111,12 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
+/** The node flags of `npm start` (package.json: `node <flags> dist/server.js`), so a build runs as it does. */
+export function startFlags(): string[] {
+  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
+  return start.slice(1, -1);
+}
+
 let built: string | null = null;
 
 /**
@@ -136,7 +142,7 @@ export function productionBuild(): string {
  */
 export async function startService(env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number; entry?: string } = {}): Promise<ServiceProcess> {
   const t0 = performance.now();
-  const entryArgs = opts.entry ? [opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
+  const entryArgs = opts.entry ? [...startFlags(), opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entryArgs], {
     cwd: opts.entry ? dirname(dirname(opts.entry)) : ROOT,
     env,

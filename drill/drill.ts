@@ -75,15 +75,16 @@ export interface DrillResult {
   serviceLog: string[];
 }
 
-interface Shop {
+export interface Shop {
+  empresaId: string;
   routerId: string;
   apiKey: string;
   productId: number;
   sim: RouterSimulator;
 }
 
-const PROFILE = '1_HORA';
-const SIM_PASSWORD = 'xyz';
+export const PROFILE = '1_HORA';
+export const SIM_PASSWORD = 'xyz';
 
 /** Everything a drill runs against; the service can be killed and restarted. */
 class Rig {
@@ -161,7 +162,7 @@ class Rig {
 
 export const DRILL_MP_TOKEN = 'TEST-drill-access-token';
 
-const tally = (results: { status: number }[]) => {
+export const tally = (results: { status: number }[]) => {
   const out: Record<string, number> = {};
   for (const r of results) {
     const k = r.status === 0 ? 'sin respuesta' : String(r.status);
@@ -170,7 +171,7 @@ const tally = (results: { status: number }[]) => {
   return out;
 };
 
-async function seedShops(env: Record<string, string>, sims: RouterSimulator[], conekta: ConektaFake): Promise<Shop[]> {
+export async function seedShops(env: Record<string, string>, sims: RouterSimulator[], conekta: ConektaFake): Promise<Shop[]> {
   const config = loadConfig(env);
   const logger = createLogger('silent');
   const db = await openDatabase(config.database, { poolSize: 2, logger });
@@ -186,7 +187,7 @@ async function seedShops(env: Record<string, string>, sims: RouterSimulator[], c
         .insert(productos)
         .values({ empresaId: empresa.id, routerId: router.id, perfilMikrotikId: '*1', perfilMikrotikNombre: PROFILE, nombreVenta: '1 Hora', precio: '19.99', moneda: 'MXN', duracionMinutos: 60 })
         .returning({ id: productos.id });
-      shops.push({ routerId: router.id, apiKey: router.apiKey, productId: p.id, sim });
+      shops.push({ empresaId: empresa.id, routerId: router.id, apiKey: router.apiKey, productId: p.id, sim });
     }
     return shops;
   } finally {
@@ -196,7 +197,7 @@ async function seedShops(env: Record<string, string>, sims: RouterSimulator[], c
 }
 
 /** Run `n` purchases with at most `concurrency` in flight. */
-async function many<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
+export async function many<T>(n: number, concurrency: number, fn: (i: number) => Promise<T>): Promise<T[]> {
   const out: T[] = new Array(n);
   let next = 0;
   await Promise.all(

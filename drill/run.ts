@@ -6,6 +6,9 @@
  * --settle <ms> (how long each phase may take to settle, default 60000).
  * `--only hostile-router` runs only the hostile-router phase (drill/hostile-router.ts: no PostgreSQL
  * restart, its own database; --duration <ms>, --concurrency <n>); the full drill runs it at the end.
+ * `--only haproxy` runs only the HAProxy phase (drill/haproxy.ts: three production instances behind
+ * HAProxy, SIGKILLed one at a time and one drained; its own database, no PostgreSQL restart); the full
+ * drill runs it at the end too.
  * --model <n> [--seed <s>] (only the money model's long mode, drill/model.ts: n random runs; no PostgreSQL
  * restart).
  *
@@ -18,6 +21,7 @@ import { ROOT, cleanup } from '../bench/harness.js';
 import { renderSummary, runDrill } from './drill.js';
 import { renderHostileRouter, runHostileRouter } from './hostile-router.js';
 import { runModelDrill } from './model.js';
+import { renderHaproxy, runHaproxyDrill } from './haproxy.js';
 
 const args = process.argv.slice(2);
 const arg = (name: string) => (args.includes(name) ? args[args.indexOf(name) + 1] : undefined);
@@ -42,13 +46,19 @@ async function hostile(): Promise<{ ok: boolean; text: string }> {
   return { ok, text };
 }
 
+/** The HAProxy phase (issue 16). */
+async function haproxy(): Promise<{ ok: boolean; text: string }> {
+  const r = await runHaproxyDrill({ log: (line) => process.stderr.write(`[drill] ${line}\n`) });
+  return { ok: r.ok, text: renderHaproxy(r) + '\n' };
+}
+
 if (arg('--model')) {
   void runModelDrill(Number(arg('--model')), arg('--seed') ? Number(arg('--seed')) : undefined, (line) => process.stderr.write(`[drill] ${line}\n`)).then((ok) => {
     process.exitCode = ok ? 0 : 1;
     setImmediate(() => process.exit());
   });
-} else if (only?.length === 1 && only[0] === 'hostile-router') {
-  hostile()
+} else if (only?.length === 1 && (only[0] === 'hostile-router' || only[0] === 'haproxy')) {
+  (only[0] === 'haproxy' ? haproxy() : hostile())
     .then((r) => {
       process.stdout.write(r.text + `(${Math.round((Date.now() - started) / 1000)} s)\n`);
       process.exitCode = r.ok ? 0 : 1;
@@ -70,7 +80,7 @@ function runAll() {
     deadlineRefund: !quick,
     randomKill: !quick,
     settleMs: Number(arg('--settle') ?? 90_000),
-    only: only?.filter((p) => p !== 'hostile-router'),
+    only: only?.filter((p) => p !== 'hostile-router' && p !== 'haproxy'),
     log: (line) => process.stderr.write(`[drill] ${line}\n`),
   })
     .then(async (result) => {
@@ -79,6 +89,11 @@ function runAll() {
       if (!quick && (!only || only.includes('hostile-router'))) {
         const h = await hostile();
         hostileOk = h.ok;
+        text += '\n' + h.text;
+      }
+      if (!quick && (!only || only.includes('haproxy'))) {
+        const h = await haproxy();
+        hostileOk &&= h.ok;
         text += '\n' + h.text;
       }
       text += `\n(${Math.round((Date.now() - started) / 1000)} s)\n`;

@@ -88,9 +88,9 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
     else opts.state.addHost({ 'mac-address': mac, address: ip });
   };
 
-  const page = (res: ServerResponse, q: URLSearchParams, error = '') => {
-    const template = files['login.html'];
-    if (template === undefined) return plain(res, 404, 'login.html no está en el directorio del hotspot');
+  const page = (res: ServerResponse, q: URLSearchParams, error = '', name = 'login.html') => {
+    const template = files[name];
+    if (template === undefined) return plain(res, 404, `${name} no está en el directorio del hotspot`);
     const { mac, ip } = device(q);
     ensureHost(mac, ip);
     let chap = { id: '', challenge: '' };
@@ -182,6 +182,9 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
       const name = decodeURIComponent(path.slice(1));
       const body = files[name];
       if (body === undefined || name.includes('/')) return plain(res, 404, 'no encontrado');
+      // A router substitutes its variables (a fresh CHAP challenge included) in every .html of the hotspot
+      // directory, e.g. the kit's pagado.html.
+      if (name.endsWith('.html')) return page(res, url.searchParams, '', name);
       // Only HTML files go through variable substitution on a router; everything else is sent as is.
       res.writeHead(200, { 'content-type': TYPES[name.split('.').pop() ?? ''] ?? 'application/octet-stream', 'cache-control': 'no-cache' });
       res.end(body);

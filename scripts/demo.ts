@@ -28,6 +28,7 @@ import { startMercadoPagoFake } from '../sandbox/mercadopago.js';
 import { SANDBOX_CARDS, startTokenizerServer, type TokenizerServer } from '../sandbox/tokenizers.js';
 import { startHotspotWeb } from '../sandbox/hotspot-web.js';
 import { demoLogoPng } from '../sandbox/demo-logo.js';
+import { ensurePanelBuilt } from './panel-build.js';
 
 const EMPRESA_ID = 'EMP_DEC0DE0001';
 const ROUTER_ID = 'RTR_DEC0DE01';
@@ -157,6 +158,9 @@ const env = {
   MERCADO_PAGO_API_BASE: mercadoPago.url,
   PORTAL_CONEKTA_JS_URL: tokenizers!.conektaJsUrl,
   PORTAL_MERCADO_PAGO_JS_URL: tokenizers!.mercadoPagoJsUrl,
+  // The checkout page's card fields: the sandbox stand-ins of the Tokenizer component and the Card Payment Brick.
+  CHECKOUT_CONEKTA_JS_URL: tokenizers!.checkoutConektaJsUrl,
+  CHECKOUT_MERCADO_PAGO_JS_URL: tokenizers!.checkoutMercadoPagoJsUrl,
 };
 let config;
 try {
@@ -164,6 +168,12 @@ try {
 } catch (err) {
   if (err instanceof ConfigError) await fail(err.message);
   throw err;
+}
+// The operators' panel: built now if missing or older than its sources (a few seconds).
+try {
+  await ensurePanelBuilt((line) => process.stdout.write(line + '\n'));
+} catch (err) {
+  await fail(`no se pudo compilar el panel: ${(err as Error).message}`);
 }
 try {
   service = await startService(config);
@@ -263,6 +273,7 @@ const lines = [
   '  Pagos Hotspot (demo) en marcha',
   '',
   `  API y documentación:   ${svc.url}/docs`,
+  `  Panel de operadores:   ${svc.url}/panel/`,
   `  Super admin:           ${demoEnv.SUPER_ADMIN_INITIAL_EMAIL} / ${demoEnv.SUPER_ADMIN_INITIAL_PASSWORD}`,
   `  Admin de la empresa:   ${ADMIN_EMAIL} / ${demoEnv.DEMO_ADMIN_PASSWORD}`,
   '',

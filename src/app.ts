@@ -26,6 +26,7 @@ import paymentRoutes from './modules/payments/routes.js';
 import webhookRoutes from './modules/payments/webhook-routes.js';
 import portalRoutes from './modules/portal/routes.js';
 import checkoutRoutes from './modules/checkout/routes.js';
+import panelRoutes from './modules/panel/routes.js';
 import { PORTAL_CORS, isPortalApiPath } from './modules/portal/cors.js';
 import tenantsRoutes from './modules/tenants/routes.js';
 import voucherRoutes from './modules/vouchers/routes.js';
@@ -131,6 +132,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(portalRoutes);
   await app.register(checkoutRoutes);
   await app.register(voucherRoutes);
+  await app.register(panelRoutes);
 
   await app.ready();
   return app;

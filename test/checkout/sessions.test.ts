@@ -81,6 +81,15 @@ describe('checkout sessions', () => {
     assert.match(notice.body, /Aviso de privacidad/);
     assert.match(String(notice.headers['content-security-policy']), /frame-ancestors 'none'/);
     assert.equal((await env.t.request({ method: 'GET', url: '/pagar/AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA' })).statusCode, 404);
+    // The company's own notice is a setting of mi-empresa; HTML in it is shown as text.
+    const put = await env.t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: { aviso_privacidad: 'Nuestro aviso <b>propio</b>.\n\nSegundo párrafo.' } });
+    assert.equal(put.statusCode, 200, put.body);
+    assert.equal(put.data.empresa.aviso_privacidad, 'Nuestro aviso <b>propio</b>.\n\nSegundo párrafo.');
+    const own = await env.t.request({ method: 'GET', url: `/pagar/${id}/aviso-de-privacidad` });
+    assert.match(own.body, /<p>Nuestro aviso &lt;b&gt;propio&lt;\/b&gt;\.<\/p>/);
+    assert.match(own.body, /<p>Segundo párrafo\.<\/p>/);
+    await env.t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: { aviso_privacidad: '' } });
+    assert.match((await env.t.request({ method: 'GET', url: `/pagar/${id}/aviso-de-privacidad` })).body, /derechos de acceso, rectificación/);
   });
 
   it('buys with the session only (no router key), logs the device in, and the session starts one purchase', async () => {
@@ -111,6 +120,11 @@ describe('checkout sessions', () => {
     const estado = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
     assert.equal(estado.data.estado, 'entregada');
     assert.equal(estado.data.usuario_hotspot.usuario, res.data.usuario_hotspot.usuario);
+    // A day later the link no longer shows the voucher.
+    await env.t.ctx.db.query(`UPDATE checkout_sesiones SET creada_en = creada_en - interval '25 hours' WHERE id_hash = $1`, [createHash('sha256').update(id).digest('hex')]);
+    const later = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
+    assert.equal(later.data.estado, 'entregada');
+    assert.equal(later.data.usuario_hotspot, null);
   });
 
   it('a declined card gives the session nothing and says why; an expired session is refused before any charge', async () => {
@@ -121,6 +135,14 @@ describe('checkout sessions', () => {
     const estado = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
     assert.equal(estado.data.estado, 'rechazada');
     assert.equal(estado.data.usuario_hotspot, null);
+    // Declined by the gateway: nothing kept, so the person may try another card on the same session…
+    const retry = await pay(id, { token: `tok_test_visa_4242_${uniq()}` });
+    assert.equal(retry.statusCode, 200, retry.body);
+    assert.notEqual(retry.data.referencia, res.data.referencia);
+    // …and once one purchase kept the money, no other.
+    const third = await pay(id, { token: `tok_test_visa_4242_${uniq()}` });
+    assert.equal(third.statusCode, 409);
+    assert.equal(third.data.code, 'checkout_session_used');
     const id2 = idOf((await create(base({ pasarela: 'conekta' }))).data.url);
     await env.t.ctx.db.query(`UPDATE checkout_sesiones SET expira_en = (now() AT TIME ZONE 'utc') - interval '1 minute' WHERE id_hash = $1`, [createHash('sha256').update(id2).digest('hex')]);
     const orders = env.f.conekta.state.orders.size;

@@ -24,7 +24,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     const res = await req(a.token, 'GET', '/api/v1/admin/mi-empresa');
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(Object.keys(res.data), [
-      'id', 'nombre', 'contacto_email', 'contacto_telefono', 'logo_url', 'conekta_mode', 'conekta_public_key', 'mercado_pago_mode', 'mercado_pago_public_key', 'activa', 'creada_en', 'telegram_bot_token', 'telegram_chat_id', 'notificaciones_telegram', 'zona_horaria',
+      'id', 'nombre', 'contacto_email', 'contacto_telefono', 'logo_url', 'conekta_mode', 'conekta_public_key', 'mercado_pago_mode', 'mercado_pago_public_key', 'activa', 'creada_en', 'telegram_bot_token', 'telegram_chat_id', 'notificaciones_telegram', 'zona_horaria', 'aviso_privacidad',
     ]);
     assert.equal(res.data.id, a.empresa.id);
     assert.equal(res.data.conekta_mode, 'test');
@@ -47,7 +47,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(res.statusCode, 200, res.body);
     assert.deepEqual(res.data, {
       message: 'Información de la empresa actualizada correctamente',
-      empresa: { nombre: a.empresa.nombre, contacto_email: 'contacto@example.com', contacto_telefono: '5550000000', telegram_bot_token: '********', telegram_chat_id: '-100200', notificaciones_telegram: true, zona_horaria: 'America/Mexico_City' },
+      empresa: { nombre: a.empresa.nombre, contacto_email: 'contacto@example.com', contacto_telefono: '5550000000', telegram_bot_token: '********', telegram_chat_id: '-100200', notificaciones_telegram: true, zona_horaria: 'America/Mexico_City', aviso_privacidad: null },
     });
     const [row] = await t.ctx.db.orm.select().from(empresas).where(eq(empresas.id, a.empresa.id));
     assert.ok(row.telegramBotToken && !row.telegramBotToken.includes('ABC-secret'));

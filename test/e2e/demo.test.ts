@@ -13,6 +13,7 @@ import { join, resolve } from 'node:path';
 import { chromium } from 'playwright-core';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { CHROMIUM, browserUnavailable, recordPurchases } from './harness.js';
+import { payOnCheckout } from './checkout-helpers.js';
 
 const DEMO = resolve('scripts/demo.ts');
 const TSX = import.meta.resolve('tsx');
@@ -88,6 +89,12 @@ describe('npm run demo', () => {
     const docs = field(out, 'API y documentación').first;
     assert.equal(docs, `http://127.0.0.1:${ports.DEMO_API_PORT}/docs`);
     assert.equal((await fetch(docs)).status, 200);
+    // The operators' panel, built at start if it was missing.
+    const panel = field(out, 'Panel de operadores').first;
+    assert.equal(panel, `http://127.0.0.1:${ports.DEMO_API_PORT}/panel/`);
+    const panelPage = await fetch(panel);
+    assert.equal(panelPage.status, 200);
+    assert.match(await panelPage.text(), /<div id="root">/);
 
     const login = async (email: string, password: string) =>
       (await fetch(`http://127.0.0.1:${ports.DEMO_API_PORT}/api/v1/auth/login`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify({ email, password }) })).status;
@@ -119,16 +126,17 @@ describe('npm run demo', () => {
         await tab.locator('.plan').first().getByRole('button', { name: /Comprar/ }).click();
         await tab.fill('#f-nombre', 'Demo Persona');
         await tab.fill('#f-email', 'demo@example.com');
-        await tab.fill('#f-numero', SANDBOX_CARDS.approved);
-        await tab.fill('#f-vence', '12/30');
-        await tab.fill('#f-cvc', '123');
+        const sale = tab.waitForResponse((r) => /\/api\/v1\/checkout\/sesiones\/[^/]+\/pago$/.test(r.url()));
         await tab.click('#pagar');
-        // Online either way: logged in by the service right after paying, or (when the voucher was still being
-        // delivered) by the router's own login form once it was; the router's status page then says so.
-        await tab.locator('#ficha-titulo:has-text("Ya tiene Internet"), #conectado, #error-pago:visible').first().waitFor({ timeout: 60_000 });
-        if (await tab.locator('#error-pago').isVisible()) assert.fail(`${await tab.locator('#error-pago').textContent()} ${JSON.stringify(answers)}`);
-        const sold = JSON.parse(answers.find((a) => a.status === 200)!.body).usuario_hotspot.usuario;
-        const shown = (await tab.locator('#conectado').isVisible()) ? await tab.locator('#usuario').textContent() : await tab.locator('#ficha-usuario').textContent();
+        // The card goes into the gateway's fields on the service's checkout page (issue 13).
+        await payOnCheckout(tab, new URL(docs).origin, { number: SANDBOX_CARDS.approved, name: 'Demo Persona' });
+        const sold = ((await (await sale).json()) as { usuario_hotspot?: { usuario: string } }).usuario_hotspot?.usuario;
+        // Online either way: logged in by the service right after paying (our page says so), or by the
+        // router's own login from pagado.html; the router's status page then says so.
+        await tab.locator('#conexion:has-text("ya está conectado"), #conectado, #estado.error').first().waitFor({ timeout: 60_000 });
+        if (await tab.locator('#estado.error').isVisible()) assert.fail(`${await tab.locator('#estado').textContent()} ${JSON.stringify(answers)}`);
+        // Both our page and the router's status page show the user as #usuario.
+        const shown = await tab.locator('#usuario').textContent();
         assert.equal(shown, sold);
       } finally {
         await browser.close();

@@ -52,21 +52,24 @@ describe('captive portal in Chromium: company and catalog at 360 px', { skip: sk
     }
   });
 
-  it('tells the person when the card data is wrong, before anything is charged', async () => {
+  it('has no card field (issue 13), and tells the person when their data is wrong before any checkout starts', async () => {
     const { context, page } = await w.phone();
     try {
       await page.goto(w.web.pageUrl({ mac: '02:11:22:33:44:02', ip: '10.5.50.12' }));
       await page.locator('.plan').first().getByRole('button', { name: /Comprar/ }).click();
+      // After the page's scripts ran: no card input anywhere in the router's page.
+      const inputs = await page.evaluate(() => [...document.querySelectorAll('input')].map((i) => `${i.id}|${i.name}|${i.getAttribute('autocomplete') ?? ''}`));
+      assert.equal(inputs.filter((i) => /cc-|tarjeta|numero|cvc|vence|card/i.test(i)).length, 0, inputs.join(', '));
+      const requested: string[] = [];
+      page.on('request', (r) => void requested.push(r.url()));
       await page.fill('#f-nombre', 'Ana López');
-      await page.fill('#f-email', 'ana@example.com');
-      await page.fill('#f-numero', '4242 4242 4242 4241');
-      await page.fill('#f-vence', '12/30');
-      await page.fill('#f-cvc', '123');
+      await page.fill('#f-email', 'ana@example');
       await page.click('#pagar');
       await page.locator('#error-pago').waitFor({ state: 'visible' });
-      assert.match(String(await page.locator('#error-pago').textContent()), /Revise: número de tarjeta/);
-      assert.equal(await page.locator('#f-numero').getAttribute('aria-invalid'), 'true');
-      await w.shot(page, 'catalogo', 'tarjeta-invalida');
+      assert.match(String(await page.locator('#error-pago').textContent()), /Revise: correo electrónico/);
+      assert.equal(await page.locator('#f-email').getAttribute('aria-invalid'), 'true');
+      await w.shot(page, 'catalogo', 'datos-invalidos');
+      assert.equal(requested.filter((u) => u.includes('/api/v1/checkout/')).length, 0, 'no checkout session was requested');
       assert.equal(w.conekta.state.requests.length, 0, 'the gateway was never called');
     } finally {
       await context.close();

@@ -44,7 +44,9 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
 
     const files = unzip(res.rawPayload);
     const names = Object.keys(files).sort();
-    assert.equal(names.length, 4, names.join());
+    assert.equal(names.length, 6, names.join());
+    assert.ok(names.includes('pagado.html'), 'the page the checkout returns to (issue 13)');
+    assert.ok(names.includes('pagos-hotspot.rsc'), 'the RouterOS script of the walled garden (issue 13)');
     const js = names.find((n) => /^portal-[0-9a-f]{12}\.js$/.test(n));
     const css = names.find((n) => /^portal-[0-9a-f]{12}\.css$/.test(n));
     assert.ok(js && css, names.join());
@@ -52,6 +54,10 @@ describe('captive-portal kit: GET /api/v1/admin/routers/{router_id}/portal-kit',
 
     // login.html keeps the router's variables for the router to fill in, and references its script and style.
     const html = files['login.html'];
+    // Issue 13: no card field in a page the router serves over plain HTTP (the card goes to our HTTPS checkout).
+    assert.doesNotMatch(html, /cc-number|cc-exp|cc-csc|f-numero|f-vence|f-cvc|tarjeta\]/i, 'login.html has no card field');
+    assert.doesNotMatch(files['pagado.html'], /cc-number|cc-exp|cc-csc/i, 'pagado.html has no card field');
+    assert.match(files['pagado.html'], /data-pagina="pagado"/);
     for (const v of ['$(mac)', '$(ip)', '$(link-login-only)', '$(link-orig)', '$(link-orig-esc)', '$(chap-id)', '$(chap-challenge)', '$(error)']) {
       assert.ok(html.includes(v), `login.html uses ${v}`);
     }
@@ -236,5 +242,16 @@ describe('captive-portal kit contents', () => {
     const html = files['login.html'];
     assert.ok(!html.includes('$(identity)'));
     assert.equal(embeddedConfig(files).apiBase, 'https://pagos.example.com/$(identity)');
+  });
+});
+
+describe('kit RouterOS script (issue 13)', () => {
+  it('adds our host and the gateways by name and by resolved address, and blocks QUIC', async () => {
+    const { kitRouterScript } = await import('../../src/modules/portal/kit.js');
+    const rsc = kitRouterScript({ apiBase: 'https://pagos.example.com', gateway: 'auto', conektaJsUrl: 'https://cdn.conekta.io/js/latest/conekta.js', mercadoPagoJsUrl: 'https://sdk.mercadopago.com/js/v2' });
+    for (const h of ['pagos.example.com', 'pay.conekta.com', 'api.conekta.io', 'sdk.mercadopago.com', 'api.mercadopago.com']) assert.ok(rsc.includes(`"${h}"`), h);
+    assert.match(rsc, /\/ip hotspot walled-garden ip add action=accept dst-address=\$a protocol=tcp dst-port=443/);
+    assert.match(rsc, /:resolve \$h/);
+    assert.match(rsc, /\/ip firewall filter add chain=forward action=drop protocol=udp dst-port=443 hotspot=from-client/);
   });
 });

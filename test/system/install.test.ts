@@ -69,7 +69,10 @@ describe('deploy/install.sh and the systemd unit', () => {
     for (const e of unit.Environment ?? []) env[e.slice(0, e.indexOf('='))] = e.slice(e.indexOf('=') + 1);
     assert.equal(env.NODE_ENV, 'production');
     const [command, ...args] = unit.ExecStart[0].split(' ');
-    assert.deepEqual(args, [join(prefix.path, 'dist/server.js')], 'plain node on the bundle, no loader');
+    // Plain node on the bundle, no loader, with the same flags as `npm start`.
+    const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
+    assert.equal(startScript.at(-1), 'dist/server.js');
+    assert.deepEqual(args, [...startScript.slice(1, -1), join(prefix.path, 'dist/server.js')], 'ExecStart runs what npm start runs');
     const p = startProcess(command, args, { cwd: unit.WorkingDirectory[0], env });
     try {
       const ready = await firstAnswer(p, `http://127.0.0.1:${port}/ready`);

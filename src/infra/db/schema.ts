@@ -41,6 +41,8 @@ export const empresas = pgTable('empresas', {
   activa: boolean('activa').default(true),
   // 0011: IANA time zone for screens and tickets (storage stays UTC).
   zonaHoraria: varchar('zona_horaria', { length: 64 }).notNull().default('America/Mexico_City'),
+  /** The company's privacy notice (aviso de privacidad) linked on the checkout page; NULL: the default text. Migration 0009. */
+  avisoPrivacidad: text('aviso_privacidad'),
   creadaEn: ts('creada_en').default(sql`(now() AT TIME ZONE 'utc')`),
 });
 

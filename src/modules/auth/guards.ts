@@ -2,7 +2,7 @@
  * Guards (Fastify preHandlers) for the two credentials: admin sessions and router API keys.
  * Missing credentials are 401 (the legacy answered 403); each error keeps the legacy Spanish text.
  */
-import type { FastifyRequest, preHandlerAsyncHookHandler } from 'fastify';
+import type { FastifyRequest, preHandlerAsyncHookHandler, preHandlerHookHandler } from 'fastify';
 import type { AppContext } from '../../context.js';
 import { ApiError, forbidden, unauthorized } from '../../infra/errors.js';
 import type { RouterPrincipal } from './router-keys.js';
@@ -39,7 +39,7 @@ export interface Guards {
   clienteAdmin: preHandlerAsyncHookHandler;
   /** A company admin, or a super admin (for the few endpoints a super admin may use on a company). */
   clienteAdminOrSuperAdmin: preHandlerAsyncHookHandler;
-  routerKey: preHandlerAsyncHookHandler;
+  routerKey: preHandlerHookHandler;
 }
 
 export function createGuards(ctx: AppContext): Guards {
@@ -64,20 +64,36 @@ export function createGuards(ctx: AppContext): Guards {
     async clienteAdminOrSuperAdmin(request) {
       await session(request);
     },
-    async routerKey(request) {
+    // Callback style: a key this instance verified recently passes without a promise (every portal call).
+    routerKey(request, _reply, done) {
       let credential: string | null = null;
       try {
-        credential = bearer(request);
+        try {
+          credential = bearer(request);
+        } catch (err) {
+          // A non-Bearer Authorization header is fine when the key comes in X-API-Key.
+          if (!(err instanceof ApiError) || !request.headers['x-api-key']) throw err;
+        }
+        if (!credential) {
+          const header = request.headers['x-api-key'];
+          credential = (Array.isArray(header) ? header[0] : header)?.trim() || null;
+        }
+        if (!credential) throw notAuthenticated();
+        const hit = ctx.routerKeys.verifyCached(credential);
+        if (hit) {
+          request.routerPrincipal = hit;
+          return done();
+        }
       } catch (err) {
-        // A non-Bearer Authorization header is fine when the key comes in X-API-Key.
-        if (!(err instanceof ApiError) || !request.headers['x-api-key']) throw err;
+        return done(err as Error);
       }
-      if (!credential) {
-        const header = request.headers['x-api-key'];
-        credential = (Array.isArray(header) ? header[0] : header)?.trim() || null;
-      }
-      if (!credential) throw notAuthenticated();
-      request.routerPrincipal = await ctx.routerKeys.verify(credential);
+      ctx.routerKeys.verify(credential).then(
+        (principal) => {
+          request.routerPrincipal = principal;
+          done();
+        },
+        (err: Error) => done(err),
+      );
     },
   };
 }

@@ -124,22 +124,32 @@ export class RouterKeyService {
     };
   }
 
-  /** Verify a presented credential (`jwt_...`); throws the legacy 401s. */
-  async verify(credential: string): Promise<RouterPrincipal> {
+  /**
+   * A credential this instance verified recently, synchronously (null: not cached, call `verify`).
+   * Same answers as `verify`: the cache is dropped on every change-bus invalidation.
+   */
+  verifyCached(credential: string): RouterPrincipal | null {
     if (!credential.startsWith(API_KEY_PREFIX)) throw keyError('Formato de API Key inválido', 'api_key_format');
     const jwt = credential.slice(API_KEY_PREFIX.length);
     const now = Date.now();
     // Keyed by the presented JWS itself: a hit costs a map lookup, no SHA-256 (measured in bench/).
     const hit = this.cache.get(jwt);
-    if (hit && now - hit.cachedAt < CACHE_TTL_MS) {
-      if (now >= hit.expMs) {
-        this.cache.delete(jwt);
-        throw keyError('API Key expirada', 'api_key_expired');
-      }
-      this.opts.metrics?.routerKeyCache.inc({ outcome: 'hit' });
-      this.countUse(hit.principal.keyId);
-      return hit.principal;
+    if (!hit || now - hit.cachedAt >= CACHE_TTL_MS) return null;
+    if (now >= hit.expMs) {
+      this.cache.delete(jwt);
+      throw keyError('API Key expirada', 'api_key_expired');
     }
+    this.opts.metrics?.routerKeyCache.inc({ outcome: 'hit' });
+    this.countUse(hit.principal.keyId);
+    return hit.principal;
+  }
+
+  /** Verify a presented credential (`jwt_...`); throws the legacy 401s. */
+  async verify(credential: string): Promise<RouterPrincipal> {
+    const cached = this.verifyCached(credential);
+    if (cached) return cached;
+    const jwt = credential.slice(API_KEY_PREFIX.length);
+    const now = Date.now();
     this.opts.metrics?.routerKeyCache.inc({ outcome: 'miss' });
     const generation = this.generation;
     const hash = hashApiKeyJwt(jwt);

@@ -55,6 +55,12 @@ export class RouterScopedCache<T> {
     return `${empresaId}\u0000${routerId}`;
   }
 
+  /** The cached value if present and fresh, synchronously (the hot path answers without a promise). */
+  peek(empresaId: string, routerId: string): T | undefined {
+    const hit = this.entries.get(this.key(empresaId, routerId));
+    return hit && this.now() - hit.storedAt < TTL_MS ? hit.value : undefined;
+  }
+
   async get(empresaId: string, routerId: string, load: () => Promise<T>): Promise<T> {
     const key = this.key(empresaId, routerId);
     const hit = this.entries.get(key);

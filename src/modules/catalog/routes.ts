@@ -224,11 +224,16 @@ export default async function catalogRoutes(app: App) {
       ...portal,
       schema: { tags: portalTags, summary: 'Configuración pública de la empresa y el router de la API key', security: ROUTER_KEY_SECURITY, response: { 200: PublicConfig } },
     },
-    async (request, reply) => {
+    // Not async: a cache hit is answered without a promise (the portal's hottest read).
+    (request, reply) => {
       const key = currentRouter(request);
-      const config = await ctx.catalog.publicConfig(key.empresaId, key.routerId);
-      if (!config) throw notFound('Router no encontrado', 'router_not_found');
-      return sendCached(request, reply, config);
+      const send = (config: CachedBody | null): void => {
+        if (!config) throw notFound('Router no encontrado', 'router_not_found');
+        sendCached(request, reply, config);
+      };
+      const hit = ctx.catalog.peekConfig(key.empresaId, key.routerId);
+      if (hit !== undefined) return send(hit);
+      return ctx.catalog.publicConfig(key.empresaId, key.routerId).then(send);
     },
   );
 
@@ -238,10 +243,14 @@ export default async function catalogRoutes(app: App) {
       ...portal,
       schema: { tags: portalTags, summary: 'Catálogo de fichas a la venta en este router', security: ROUTER_KEY_SECURITY, response: { 200: Type.Array(PublicProduct) } },
     },
-    async (request, reply) => {
+    (request, reply) => {
       const key = currentRouter(request);
-      const catalog = await ctx.catalog.publicCatalog(key.empresaId, key.routerId);
-      return sendCached(request, reply, catalog.list);
+      const hit = ctx.catalog.peekCatalog(key.empresaId, key.routerId);
+      if (hit) {
+        sendCached(request, reply, hit.list);
+        return;
+      }
+      return ctx.catalog.publicCatalog(key.empresaId, key.routerId).then((catalog) => void sendCached(request, reply, catalog.list));
     },
   );
 

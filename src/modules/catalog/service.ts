@@ -89,6 +89,15 @@ export class CatalogService {
   }
 
   /** The router's active products in display order (orden_visual, then featured first), serialized. */
+  /** Cache hits only, synchronously (undefined: ask publicCatalog / publicConfig). */
+  peekCatalog(empresaId: string, routerId: string): PublicCatalog | undefined {
+    return this.catalogs.peek(empresaId, routerId);
+  }
+
+  peekConfig(empresaId: string, routerId: string): CachedBody | null | undefined {
+    return this.configs.peek(empresaId, routerId);
+  }
+
   publicCatalog(empresaId: string, routerId: string): Promise<PublicCatalog> {
     return this.catalogs.get(empresaId, routerId, async () => {
       const rows = await this.db.orm

@@ -15,7 +15,7 @@ export const esc = (s: string): string =>
  * Conekta: the Tokenizer component iframe and its API (https://developers.conekta.com/docs/web-tokenizer).
  */
 const REAL_EXTRAS: Record<string, string[]> = {
-  'https://sdk.mercadopago.com': ['https://api.mercadopago.com', 'https://http2.mlstatic.com', 'https://api.mercadolibre.com', 'https://secure-fields.mercadopago.com'],
+  'https://sdk.mercadopago.com': ['https://api.mercadopago.com', 'https://http2.mlstatic.com', 'https://api.mercadolibre.com'],
   'https://pay.conekta.com': ['https://api.conekta.io', 'https://assets.conekta.com'],
 };
 
@@ -109,6 +109,7 @@ export function checkoutPage(d: PageData): string {
     <p>Tu ficha:</p>
     <dl><dt>Usuario</dt><dd id="usuario"></dd><dt id="contrasena-t">Contraseña</dt><dd id="contrasena"></dd></dl>
     <p id="conexion"></p>
+    <a id="conectar" class="boton" hidden>Conectarme a Internet</a>
     <p class="referencia">Referencia: <span id="referencia"></span></p>
   </section>
 </main>`,

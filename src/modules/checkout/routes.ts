@@ -10,6 +10,8 @@ import { fileURLToPath } from 'node:url';
 import { dirname, join } from 'node:path';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
+import { eq } from 'drizzle-orm';
+import { empresas } from '../../infra/db/schema.js';
 import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed } from '../../infra/errors.js';
 import { naiveIso } from '../../infra/time.js';
@@ -55,6 +57,25 @@ function duration(minutes: number | null): string | null {
   if (minutes % 1440 === 0) return minutes === 1440 ? '1 día' : `${minutes / 1440} días`;
   if (minutes % 60 === 0) return minutes === 60 ? '1 hora' : `${minutes / 60} horas`;
   return `${minutes} minutos`;
+}
+
+/**
+ * The kit's pagado.html on the router that served the page (from its validated link-login-only): it fetches
+ * the credentials with the router key and logs in with a fresh CHAP challenge. Only the referencia travels.
+ */
+function pagadoUrl(s: CheckoutSession): string | null {
+  if (!s.linkLoginOnly || !s.referencia) return null;
+  try {
+    const u = new URL(s.linkLoginOnly);
+    u.pathname = '/pagado.html';
+    u.hash = '';
+    u.searchParams.set('referencia', s.referencia);
+    // The page the person first asked for (validated http(s)); the router passes it on as $(link-orig).
+    if (s.dst) u.searchParams.set('dst', s.dst);
+    return u.toString();
+  } catch {
+    return null;
+  }
 }
 
 const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'checkout_session_not_found');
@@ -206,10 +227,9 @@ export default async function checkoutRoutes(app: App) {
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
       if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      const rows = await ctx.db.query<{ nombre: string; aviso_privacidad: string | null }>('SELECT nombre, aviso_privacidad FROM empresas WHERE id = $1', [s.empresaId]);
-      const e = rows[0];
+      const [e] = await ctx.db.orm.select({ nombre: empresas.nombre, aviso: empresas.avisoPrivacidad }).from(empresas).where(eq(empresas.id, s.empresaId)).limit(1);
       if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso_privacidad?.trim() || defaultNotice(e.nombre)));
+      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre)));
     },
   );
 
@@ -244,7 +264,7 @@ export default async function checkoutRoutes(app: App) {
 
       if (!(await sessions.claim(s.id, referencia))) {
         await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
-        if (s.referencia) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
+        if (s.referencia && s.vigente) throw new ApiError(409, 'Esta sesión de pago ya se usó; consulta su estado', 'checkout_session_used');
         throw new ApiError(410, 'La sesión de pago expiró; vuelve a elegir tu ficha en la página del WiFi', 'checkout_session_expired');
       }
       const b = request.body;
@@ -315,11 +335,13 @@ export default async function checkoutRoutes(app: App) {
       if (!s.referencia) return { estado: s.vigente ? 'sin_pago' : 'expirada', referencia: null, usuario_hotspot: null };
       const tx = await findByReferencia(ctx.db.orm, s.referencia);
       if (!tx || tx.routerId !== s.routerId) return { estado: 'iniciada', referencia: s.referencia, usuario_hotspot: null };
-      const delivered = tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active');
+      // The link is a bearer credential in a browser's history: it shows the voucher for a day, not forever.
+      const delivered = s.reciente && (tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active'));
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
       return {
         estado: tx.estado,
         referencia: tx.referencia,
+        pagado_url: pagadoUrl(s),
         mensaje: tx.estado === 'rechazada' || tx.estado === 'en_revision' ? tx.errorDetalle : null,
         usuario_hotspot: delivered ? { usuario: tx.usuarioHotspot, contrasena: password, tipo: tx.tipoUsuario } : null,
       };

@@ -33,6 +33,8 @@ export interface CheckoutSession extends LoginContext {
   referencia: string | null;
   /** Still before expira_en (by the database clock). */
   vigente: boolean;
+  /** Created in the last 24 hours: the page may still show the voucher it bought (then the link shows nothing). */
+  reciente: boolean;
 }
 
 export const hashSessionId = (id: string): string => createHash('sha256').update(id, 'utf8').digest('hex');
@@ -113,6 +115,7 @@ function toSession(r: Row): CheckoutSession {
     expiraEn: String(r.expira_en),
     referencia: str(r.referencia),
     vigente: r.vigente === true,
+    reciente: r.reciente === true,
   };
 }
 
@@ -146,14 +149,23 @@ export class CheckoutSessions {
 
   async find(id: string): Promise<CheckoutSession | null> {
     if (!SESSION_ID_RE.test(id)) return null;
-    const [row] = await this.db.query(`SELECT *, expira_en > (now() AT TIME ZONE 'utc') AS vigente FROM checkout_sesiones WHERE id_hash = $1`, [hashSessionId(id)]);
+    const [row] = await this.db.query(`SELECT *, expira_en > (now() AT TIME ZONE 'utc') AS vigente, creada_en > (now() AT TIME ZONE 'utc') - interval '24 hours' AS reciente
+         FROM checkout_sesiones WHERE id_hash = $1`, [hashSessionId(id)]);
     return row ? toSession(row) : null;
   }
 
-  /** Claim the session's one purchase; false when it is used or expired. */
+  /**
+   * Claim the session's one purchase; false when it is used or expired. A purchase the gateway declined
+   * (`rechazada` by the gateway, never our own `sin_cobro`, which may still be revived) frees the session:
+   * the person may try another card before it expires, and still at most one purchase can keep money.
+   */
   async claim(sessionRowId: number, referencia: string): Promise<boolean> {
     const rows = await this.db.query(
-      `UPDATE checkout_sesiones SET referencia = $2 WHERE id = $1 AND referencia IS NULL AND expira_en > (now() AT TIME ZONE 'utc') RETURNING id`,
+      `UPDATE checkout_sesiones s SET referencia = $2
+        WHERE s.id = $1 AND s.expira_en > (now() AT TIME ZONE 'utc')
+          AND (s.referencia IS NULL OR EXISTS (SELECT 1 FROM transacciones t WHERE t.referencia = s.referencia
+                AND t.estado = 'rechazada' AND coalesce(t.error_codigo, '') <> 'sin_cobro'))
+        RETURNING s.id`,
       [sessionRowId, referencia],
     );
     return rows.length === 1;

@@ -3,19 +3,19 @@
  * its transactions. Everything is scoped by the session user's company: another company's router is a 404.
  */
 import { Readable } from 'node:stream';
-import { and, asc, count, desc, eq, sql } from 'drizzle-orm';
+import { asc, count, desc, eq, sql } from 'drizzle-orm';
 import { Type } from 'typebox';
 import { ErrorBody, Nullable } from './schemas.js';
 import type { App } from '../../infra/http/types.js';
 import { routers, transacciones } from '../../infra/db/schema.js';
-import { ApiError, ValidationFailed, badRequest, notFound } from '../../infra/errors.js';
+import { ApiError, ValidationFailed, badRequest } from '../../infra/errors.js';
 import { naiveIso } from '../../infra/time.js';
 import { MASK } from '../../infra/crypto/secrets.js';
 import { SESSION_SECURITY, auditActor, currentUser } from '../auth/guards.js';
 import { TelegramError, escapeHtml } from '../notifications/telegram.js';
 import { type EmpresaRow, interpret, loadEmpresa, masked, updateSettings } from './settings.js';
-import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from '../tenants/router-settings.js';
-import { isValidHost, rejectNulls } from './validation.js';
+import { rejectNulls } from './validation.js';
+import { RouterUpdateBody, RouterUpdated, updateRouterSettings } from '../tenants/router-update.js';
 import { OptionalPaging, pageOf, sendTotal } from '../tenants/paging.js';
 import { DATE_PATTERN, checkFilters, listTransactions, netAmountSql, paidPredicate, transactionsCsv, transactionsHaveEstado, type TransactionFilters } from './transactions.js';
 
@@ -39,6 +39,7 @@ export function empresaInfo(e: EmpresaRow) {
     telegram_chat_id: e.telegramChatId,
     notificaciones_telegram: e.notificacionesTelegram === true,
     zona_horaria: e.zonaHoraria,
+    aviso_privacidad: e.avisoPrivacidad ?? null,
   };
 }
 
@@ -58,6 +59,7 @@ const EmpresaInfo = Type.Object({
   telegram_chat_id: Nullable(Type.String()),
   notificaciones_telegram: Type.Boolean(),
   zona_horaria: Type.String(),
+  aviso_privacidad: Nullable(Type.String()),
 });
 
 const RouterListItem = Type.Object({
@@ -69,19 +71,6 @@ const RouterListItem = Type.Object({
   creado_en: Nullable(Type.String()),
 });
 
-const RouterUpdated = Type.Object({
-  id: Type.String(),
-  nombre: Type.String(),
-  host: Type.String(),
-  puerto: Nullable(Type.Integer()),
-  usuario: Type.String(),
-  ubicacion: Nullable(Type.String()),
-  activo: Type.Boolean(),
-  // TLS settings are shown as "set or not", never echoed back in full.
-  tls: Type.Boolean(),
-  tls_ca_configurada: Type.Boolean(),
-  tls_fingerprint: Nullable(Type.String()),
-});
 
 const Filters = {
   desde: Type.Optional(Type.String({ pattern: DATE_PATTERN, maxLength: 32 })),
@@ -158,6 +147,8 @@ export default async function companyRoutes(app: App) {
           notificaciones_telegram: Type.Optional(Type.Boolean()),
           /** IANA time zone for screens and tickets (e.g. America/Mexico_City). */
           zona_horaria: Type.Optional(Type.String({ minLength: 1, maxLength: 64 })),
+          /** Privacy notice linked on the checkout page before paying ("" or null: the default text). */
+          aviso_privacidad: Type.Optional(Nullable(Type.String({ maxLength: 20000 }))),
         }),
         response: {
           200: Type.Object({
@@ -170,6 +161,7 @@ export default async function companyRoutes(app: App) {
               telegram_chat_id: Nullable(Type.String()),
               notificaciones_telegram: Type.Boolean(),
               zona_horaria: Type.String(),
+              aviso_privacidad: Nullable(Type.String()),
             }),
           }),
           404: ErrorBody,
@@ -200,6 +192,7 @@ export default async function companyRoutes(app: App) {
           telegramChatId: interpret(b.telegram_chat_id),
           notificacionesTelegram: b.notificaciones_telegram,
           zonaHoraria: zona,
+          avisoPrivacidad: interpret(b.aviso_privacidad),
         },
         'empresa.actualizar',
       );
@@ -214,6 +207,7 @@ export default async function companyRoutes(app: App) {
           telegram_chat_id: info.telegram_chat_id,
           notificaciones_telegram: info.notificaciones_telegram,
           zona_horaria: info.zona_horaria,
+          aviso_privacidad: info.aviso_privacidad,
         },
       };
     },
@@ -351,89 +345,11 @@ export default async function companyRoutes(app: App) {
         summary: 'Actualizar un router de mi empresa (solo los campos enviados)',
         security: SESSION_SECURITY,
         params: Type.Object({ router_id: Type.String({ maxLength: 50 }) }),
-        body: Type.Object({
-          nombre: Type.Optional(Type.String({ minLength: 1, maxLength: 100 })),
-          host: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
-          puerto: Type.Optional(Type.Integer({ minimum: 1, maximum: 65535 })),
-          usuario: Type.Optional(Type.String({ minLength: 1, maxLength: 50 })),
-          // The legacy name; it carries the clear RouterOS password, which we encrypt.
-          password_encrypted: Type.Optional(Type.String({ maxLength: 200 })),
-          ubicacion: Type.Optional(Nullable(Type.String({ maxLength: 200 }))),
-          // API-SSL: null = legacy rule (TLS only on port 8729); a CA (PEM) or the certificate's SHA-256 pin.
-          tls: Type.Optional(Nullable(Type.Boolean())),
-          tls_ca: Type.Optional(Nullable(Type.String({ maxLength: TLS_CA_MAX }))),
-          tls_fingerprint: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
-        }),
+        body: RouterUpdateBody,
         response: { 200: Type.Object({ message: Type.String(), router: RouterUpdated }), 404: ErrorBody, 422: ErrorBody },
       },
     },
-    async (request) => {
-      const user = currentUser(request);
-      const b = request.body;
-      const problems = [];
-      const host = b.host?.trim();
-      if (host !== undefined && !isValidHost(host)) problems.push({ type: 'value_error', loc: ['body', 'host'], msg: 'Host inválido: use un nombre de host o una dirección IP, sin puerto ni esquema' });
-      const nombre = b.nombre?.trim();
-      if (nombre !== undefined && nombre === '') problems.push({ type: 'string_too_short', loc: ['body', 'nombre'], msg: 'String should have at least 1 character' });
-      const usuario = b.usuario?.trim();
-      if (usuario !== undefined && usuario === '') problems.push({ type: 'string_too_short', loc: ['body', 'usuario'], msg: 'String should have at least 1 character' });
-      if (problems.length > 0) throw new ValidationFailed(problems);
-      const newPassword = b.password_encrypted !== undefined && b.password_encrypted !== MASK ? b.password_encrypted : undefined;
-      if (host !== undefined || b.puerto !== undefined) {
-        // The address is checked with the port it will have (either may be the unchanged one).
-        const [cur] = await ctx.db.orm.select({ host: routers.host, puerto: routers.puerto }).from(routers).where(and(eq(routers.id, request.params.router_id), eq(routers.empresaId, user.empresaId!))).limit(1);
-        if (cur) await assertRouterSettings(ctx, { host: host ?? cur.host, puerto: b.puerto ?? cur.puerto ?? 8728 });
-      }
-      await assertRouterSettings(ctx, { usuario, password: newPassword, tls_ca: b.tls_ca, tls_fingerprint: b.tls_fingerprint }, { password: 'password_encrypted' });
-
-      const set: Partial<typeof routers.$inferInsert> = {};
-      if (nombre !== undefined) set.nombre = nombre;
-      if (host !== undefined) set.host = host;
-      if (b.puerto !== undefined) set.puerto = b.puerto; // absent: unchanged (the legacy reset it to 8728)
-      if (usuario !== undefined) set.usuario = usuario;
-      // The mask means "unchanged"; an empty password (RouterOS factory default) is stored as empty.
-      if (b.password_encrypted !== undefined && b.password_encrypted !== MASK) set.passwordEncrypted = ctx.secrets.general.encrypt(b.password_encrypted) ?? '';
-      if (b.ubicacion !== undefined) set.ubicacion = b.ubicacion;
-      if (b.tls !== undefined) set.tls = b.tls;
-      if (b.tls_ca !== undefined) set.tlsCa = b.tls_ca?.trim() || null;
-      if (b.tls_fingerprint !== undefined) set.tlsFingerprint = b.tls_fingerprint?.trim() || null;
-
-      const updated = await ctx.db.transaction(async (tx) => {
-        const [current] = await tx
-          .select()
-          .from(routers)
-          .where(and(eq(routers.id, request.params.router_id), eq(routers.empresaId, user.empresaId!)))
-          .for('update')
-          .limit(1);
-        if (!current) throw notFound('Router no encontrado o no pertenece a tu empresa', 'router_not_found');
-        if (Object.keys(set).length === 0) return current;
-        const [row] = await tx.update(routers).set(set).where(eq(routers.id, current.id)).returning();
-        const detalles: Record<string, unknown> = { campos: Object.keys(set).map((k) => (k === 'passwordEncrypted' ? 'password' : k)) };
-        // A TLS change is a connection change too (field names only in the audit, never the values).
-        const connectionChanged = row.host !== current.host || row.puerto !== current.puerto || row.tls !== current.tls || row.tlsCa !== current.tlsCa || row.tlsFingerprint !== current.tlsFingerprint;
-        if (connectionChanged) Object.assign(detalles, { host_anterior: current.host, host_nuevo: row.host, puerto_anterior: current.puerto, puerto_nuevo: row.puerto });
-        await ctx.audit.record(
-          auditActor(request),
-          { accion: connectionChanged ? 'router.conexion_actualizada' : 'router.actualizar', empresaId: user.empresaId, recurso: 'router', recursoId: row.id, detalles },
-          tx,
-        );
-        await ctx.bus.publish(`router:${row.id}`, tx);
-        return row;
-      });
-      return {
-        message: 'Router actualizado correctamente',
-        router: {
-          id: updated.id,
-          nombre: updated.nombre,
-          host: updated.host,
-          puerto: updated.puerto,
-          usuario: updated.usuario,
-          ubicacion: updated.ubicacion,
-          activo: updated.activo !== false,
-          ...tlsSummary(updated),
-        },
-      };
-    },
+    async (request) => updateRouterSettings(ctx, auditActor(request), currentUser(request).empresaId!, request.params.router_id, request.body),
   );
 
   app.get(

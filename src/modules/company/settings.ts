@@ -32,6 +32,8 @@ export interface SettingsChanges {
   nombre?: string;
   contactoEmail?: string;
   contactoTelefono?: Change;
+  /** The privacy notice shown before paying on the checkout page (issue 13); cleared: the default text. */
+  avisoPrivacidad?: Change;
   conektaPrivateKey?: Change;
   conektaPublicKey?: Change;
   conektaWebhookPublicKey?: Change;
@@ -77,6 +79,7 @@ export async function updateSettings(
   if (changes.nombre !== undefined) put('nombre', changes.nombre);
   if (changes.contactoEmail !== undefined) put('contactoEmail', changes.contactoEmail);
   if (changes.contactoTelefono !== undefined) put('contactoTelefono', changes.contactoTelefono);
+  if (changes.avisoPrivacidad !== undefined) put('avisoPrivacidad', changes.avisoPrivacidad);
   // NOT NULL legacy columns: clearing stores '' (the company then sells with the platform's default keys).
   if (changes.conektaPrivateKey !== undefined) put('conektaPrivateKey', changes.conektaPrivateKey === null ? '' : general.encrypt(changes.conektaPrivateKey)!);
   if (changes.conektaPublicKey !== undefined) put('conektaPublicKey', changes.conektaPublicKey ?? '');

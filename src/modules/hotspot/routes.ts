@@ -138,6 +138,46 @@ export default async function hotspotRoutes(app: App) {
     return router;
   };
 
+  const testConnection = async (request: FastifyRequest, router: RouterRecord) => {
+    const base = { router: { id: router.id, nombre: router.nombre, host: router.host, puerto: router.puerto, activo: router.activo } };
+    // Limited per company and audited: a router row is an address the admin chose (no port scanning).
+    const rules = limitRules.routerTest(router.empresaId, ctx.config.routerTestsPerMinute);
+    const wait = await limiter.attempt(rules);
+    await ctx.audit.record(auditActor(request), {
+      accion: 'router.probar_conexion',
+      empresaId: router.empresaId,
+      recurso: 'router',
+      recursoId: router.id,
+      detalles: { host: router.host, puerto: router.puerto, limitado: wait > 0 },
+    });
+    if (wait > 0) throw new ApiError(429, `Demasiadas pruebas de conexión. Intenta de nuevo en ${wait} segundos.`, 'too_many_tests', { 'retry-after': String(wait) });
+    await limiter.recordFailure(rules);
+    try {
+      // An explicit test uses a fresh connection (through the circuit breaker, like every connection).
+      const { name, profiles } = await hotspot.withRecord(
+        router,
+        async (conn) => {
+          const identity = await conn.command('/system/identity/print');
+          const list = await conn.command('/ip/hotspot/user/profile/print', { proplist: ['.id', 'name'] });
+          return { name: identity.rows[0]?.name ?? null, profiles: list.rows.length };
+        },
+        { fresh: true },
+      );
+      return { success: true, message: 'Conexión exitosa', ...base, perfiles_encontrados: profiles, router_name: name, error: null, timestamp: dateToNaiveIso(new Date()) };
+    } catch (err) {
+      if (!(err instanceof RouterUnreachableError || err instanceof RouterCommandError)) throw err;
+      return {
+        success: false,
+        message: 'Error de conexión',
+        ...base,
+        perfiles_encontrados: 0,
+        router_name: null,
+        error: `No se pudo conectar: ${err.message}`,
+        timestamp: dateToNaiveIso(new Date()),
+      };
+    }
+  };
+
   // ---------------------------------------------------------------- company admin
 
   app.get(
@@ -193,45 +233,26 @@ export default async function hotspotRoutes(app: App) {
         response: { 200: TestConnection, 404: ErrorBody, 429: ErrorBody },
       },
     },
+    async (request) => testConnection(request, await myRouter(request, request.params.router_id)),
+  );
+
+  // The super admin tests any company's router (same limits, same audit).
+  app.get(
+    '/admin/empresas/:empresa_id/routers/:router_id/test-connection',
+    {
+      preHandler: app.guards.superAdmin,
+      schema: {
+        tags: ['super admin: routers'],
+        summary: 'Probar la conexión con un router de cualquier empresa (RouterOS API)',
+        security: SESSION_SECURITY,
+        params: Type.Object({ empresa_id: Type.String({ maxLength: 50 }), router_id: Type.String({ maxLength: 50 }) }),
+        response: { 200: TestConnection, 404: ErrorBody, 429: ErrorBody },
+      },
+    },
     async (request) => {
-      const router = await myRouter(request, request.params.router_id);
-      const base = { router: { id: router.id, nombre: router.nombre, host: router.host, puerto: router.puerto, activo: router.activo } };
-      // Limited per company and audited: a router row is an address the admin chose (no port scanning).
-      const rules = limitRules.routerTest(router.empresaId, ctx.config.routerTestsPerMinute);
-      const wait = await limiter.attempt(rules);
-      await ctx.audit.record(auditActor(request), {
-        accion: 'router.probar_conexion',
-        empresaId: router.empresaId,
-        recurso: 'router',
-        recursoId: router.id,
-        detalles: { host: router.host, puerto: router.puerto, limitado: wait > 0 },
-      });
-      if (wait > 0) throw new ApiError(429, `Demasiadas pruebas de conexión. Intenta de nuevo en ${wait} segundos.`, 'too_many_tests', { 'retry-after': String(wait) });
-      await limiter.recordFailure(rules);
-      try {
-        // An explicit test uses a fresh connection (through the circuit breaker, like every connection).
-        const { name, profiles } = await hotspot.withRecord(
-          router,
-          async (conn) => {
-            const identity = await conn.command('/system/identity/print');
-            const list = await conn.command('/ip/hotspot/user/profile/print', { proplist: ['.id', 'name'] });
-            return { name: identity.rows[0]?.name ?? null, profiles: list.rows.length };
-          },
-          { fresh: true },
-        );
-        return { success: true, message: 'Conexión exitosa', ...base, perfiles_encontrados: profiles, router_name: name, error: null, timestamp: dateToNaiveIso(new Date()) };
-      } catch (err) {
-        if (!(err instanceof RouterUnreachableError || err instanceof RouterCommandError)) throw err;
-        return {
-          success: false,
-          message: 'Error de conexión',
-          ...base,
-          perfiles_encontrados: 0,
-          router_name: null,
-          error: `No se pudo conectar: ${err.message}`,
-          timestamp: dateToNaiveIso(new Date()),
-        };
-      }
+      const router = await hotspot.loadRouter(request.params.router_id);
+      if (!router || router.empresaId !== request.params.empresa_id) throw notFound('Router no encontrado', 'router_not_found');
+      return testConnection(request, router);
     },
   );
 

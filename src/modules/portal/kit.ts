@@ -53,7 +53,9 @@ export function scriptJson(value: unknown): string {
 
 const PRODUCTION_HOSTS: Record<'conekta' | 'mercado_pago', string[]> = {
   // Conekta.js is loaded from the CDN and creates card tokens on the API host.
-  conekta: ['cdn.conekta.io', 'api.conekta.io'],
+  conekta: ['cdn.conekta.io', 'api.conekta.io', 'pay.conekta.com'],
+  // (issue 13) The checkout page's Tokenizer component loads from pay.conekta.com and tokenizes on api.conekta.io
+  // (https://developers.conekta.com/docs/web-tokenizer); 3-D Secure redirects go to the issuer (see README.txt).
   // The SDK loads its parts from mlstatic, tokenizes on the API host and fingerprints the device.
   mercado_pago: ['sdk.mercadopago.com', 'api.mercadopago.com', 'www.mercadopago.com', 'http2.mlstatic.com', 'api.mercadolibre.com'],
 };
@@ -123,9 +125,14 @@ export function buildPortalFiles(opts: PortalKitOptions): Record<string, string>
     .replace('__PORTAL_JS__', names.js);
   return {
     'login.html': loginHtml,
+    // Issue 13: back from the HTTPS checkout when the server could not log the device in. The same page
+    // (the router substitutes its variables, fresh CHAP included, in every .html of the hotspot directory)
+    // marked so that portal.js fetches the referencia's credentials and logs in.
+    'pagado.html': loginHtml.replace('<body>', '<body data-pagina="pagado">').replace('<title>Internet WiFi</title>', '<title>Pago aprobado</title>'),
     [names.js]: assets['portal.js'],
     [names.css]: assets['portal.css'],
     'README.txt': kitReadme(opts, names),
+    'pagos-hotspot.rsc': kitRouterScript(opts),
   };
 }
 
@@ -155,6 +162,8 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '--------',
     `  ${'login.html'.padEnd(w)}página de acceso (reemplaza la del router); lleva la URL de la API,`,
     `  ${''.padEnd(w)}la API key del router y la pasarela`,
+    `  ${'pagado.html'.padEnd(w)}regreso del pago seguro: consulta la ficha y conecta el dispositivo`,
+    `  ${'pagos-hotspot.rsc'.padEnd(w)}script de RouterOS: walled garden (por nombre y dirección) y bloqueo de QUIC`,
     `  ${names.js.padEnd(w)}lógica del portal (compra, conexión, reconexión)`,
     `  ${names.css.padEnd(w)}estilos`,
     '',
@@ -162,7 +171,7 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '-----------',
     '1. En Winbox/WebFig abra Files y localice la carpeta del hotspot (por ejemplo "hotspot" o',
     '   "flash/hotspot"; la indica /ip hotspot profile print, campo html-directory).',
-    `2. Suba login.html, ${names.js} y ${names.css} a esa carpeta (reemplace login.html).`,
+    `2. Suba login.html, pagado.html, ${names.js} y ${names.css} a esa carpeta (reemplace login.html).`,
     '   Puede borrar los portal-*.js y portal-*.css de kits anteriores.',
     '3. En el perfil del servidor hotspot deje habilitado "Login by: HTTP CHAP" y/o "HTTP PAP"',
     '   (el portal entiende ambos).',
@@ -180,6 +189,11 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '',
     'Hosts incluidos:',
     ...hosts.map((h) => `  - ${h}`),
+    '',
+    'El archivo pagos-hotspot.rsc hace lo mismo y además agrega cada host por su dirección resuelta',
+    '(walled-garden ip, necesario para HTTPS) y bloquea QUIC (UDP 443) a los clientes del hotspot:',
+    '  /import pagos-hotspot.rsc',
+    'Vuelva a ejecutarlo si cambian las direcciones de los hosts (CDN).',
   ];
   if (api.port) lines.push('', `Nota: la API usa el puerto ${api.port}; permítalo también si su walled garden filtra por puerto.`);
   lines.push(
@@ -187,7 +201,8 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     'FUNCIONAMIENTO',
     '--------------',
     '- Muestra el nombre y logo de la empresa y los planes activos de este router.',
-    '- Cobra con tarjeta: los datos de la tarjeta van directo a la pasarela (tokenización en el navegador).',
+    '- Al pagar, el cliente va a la página HTTPS del servicio (/pagar/...), donde la pasarela captura la',
+    '  tarjeta en sus propios campos; login.html no tiene campos de tarjeta.',
     '- Al aprobarse, muestra usuario y contraseña y conecta el dispositivo; si la conexión automática no',
     '  es posible, usa el formulario de acceso del router.',
     '- Recuerda la ficha en el dispositivo para reconectarlo cuando vuelva (aunque cambie su MAC).',
@@ -195,6 +210,31 @@ export function kitReadme(opts: PortalKitOptions, names: PortalFileNames = porta
     '',
   );
   return lines.join('\r\n');
+}
+
+/**
+ * RouterOS script of the kit (issue 13): the walled garden by name (HTTP) and by resolved address
+ * (`walled-garden ip`, which is what lets TLS through before login: the hotspot cannot read the host name of
+ * an HTTPS request), and QUIC (UDP 443) blocked for hotspot clients so that browsers fall back to TLS over
+ * TCP, which the walled garden matches. Import with `/import pagos-hotspot.rsc` after uploading it.
+ */
+export function kitRouterScript(opts: Pick<PortalKitOptions, 'apiBase' | 'gateway' | 'conektaJsUrl' | 'mercadoPagoJsUrl'>): string {
+  const hosts = walledGardenHosts(opts);
+  const list = hosts.map((h) => `"${h}"`).join(';');
+  return [
+    '# Pagos Hotspot: walled garden y bloqueo de QUIC. Suba este archivo y ejecute: /import pagos-hotspot.rsc',
+    `:foreach h in={${list}} do={`,
+    '  :do { /ip hotspot walled-garden add dst-host=$h comment="Pagos Hotspot" } on-error={}',
+    '  :do { /ip hotspot walled-garden ip add action=accept dst-host=$h comment="Pagos Hotspot (TLS)" } on-error={}',
+    '  :do {',
+    '    :local a [:resolve $h]',
+    '    /ip hotspot walled-garden ip add action=accept dst-address=$a protocol=tcp dst-port=443 comment=("Pagos Hotspot " . $h)',
+    '  } on-error={ :log warning ("Pagos Hotspot: no se pudo resolver " . $h) }',
+    '}',
+    '# QUIC (HTTP/3 sobre UDP 443) no pasa por el walled garden: los navegadores vuelven a TLS sobre TCP.',
+    '/ip firewall filter add chain=forward action=drop protocol=udp dst-port=443 hotspot=from-client comment="Pagos Hotspot: sin QUIC (UDP 443)"',
+    '',
+  ].join('\r\n');
 }
 
 /** The kit as a zip archive. */

@@ -3,6 +3,8 @@ import { Type } from 'typebox';
 import type { App } from '../../infra/http/types.js';
 import { SESSION_SECURITY, auditActor } from '../auth/guards.js';
 import { PagingQuery, sendTotal } from './paging.js';
+import { RouterUpdateBody, RouterUpdated, updateRouterSettings } from './router-update.js';
+import { rejectNulls } from '../company/validation.js';
 import { createRouter, deleteRouter, getRouter, keyStatus, listKeys, listRouters, regenerateKey, revokeKey, toggleRouter } from './router-service.js';
 import {
   ApiKeyRow,
@@ -58,6 +60,27 @@ export default async function routerRoutes(app: App) {
     `${BASE}/:router_id`,
     { schema: { tags, security, summary: 'Ver un router', params: RouterParams, response: { 200: RouterResponse, ...ERRORS } } },
     async (request) => getRouter(ctx, request.params.empresa_id, request.params.router_id),
+  );
+
+  app.put(
+    `${BASE}/:router_id`,
+    {
+      preValidation: rejectNulls(['nombre', 'host', 'puerto', 'usuario', 'password_encrypted']),
+      schema: {
+        tags,
+        security,
+        summary: 'Editar un router de cualquier empresa (solo los campos enviados; la contraseña enmascarada no cambia)',
+        params: RouterParams,
+        body: RouterUpdateBody,
+        response: { 200: Type.Object({ message: Type.String(), router: RouterUpdated }), ...ERRORS },
+      },
+    },
+    async (request) => {
+      const { empresa_id, router_id } = request.params;
+      // The company must exist (a 404 that names the company, like the other routes here).
+      await getRouter(ctx, empresa_id, router_id);
+      return updateRouterSettings(ctx, auditActor(request), empresa_id, router_id, request.body);
+    },
   );
 
   app.delete(

@@ -28,11 +28,32 @@
     document.getElementById('contrasena-t').hidden = pin;
     document.getElementById('referencia').textContent = body.referencia || '';
     var auto = body.auto_conexion || body.autoConexion || null;
-    document.getElementById('conexion').textContent = auto && (auto.conectado === true || auto.estado === 'conectado')
+    var online = !!(auto && (auto.conectado === true || auto.estado === 'conectado'));
+    document.getElementById('conexion').textContent = online
       ? 'Tu dispositivo ya está conectado. ¡Disfruta tu Internet!'
-      : 'Para conectarte, vuelve a la página del WiFi: tu ficha se usará automáticamente, o escríbela.';
+      : 'Ahora te conectamos desde la página del WiFi con esta ficha…';
     document.getElementById('listo').hidden = false;
     say('', '');
+    backToRouter(body.pagado_url, !online);
+  }
+
+  /** The server could not log the device in: the router's own pagado.html does (fresh CHAP), by a plain link. */
+  function backToRouter(url, automatic) {
+    var go = function (u) {
+      if (!/^https?:\/\//.test(String(u || ''))) {
+        document.getElementById('conexion').textContent = 'Para conectarte, vuelve a la página del WiFi y escribe tu ficha.';
+        return;
+      }
+      var a = document.getElementById('conectar');
+      a.href = automatic ? u : u + '&conectado=1';
+      a.hidden = false;
+      if (automatic) setTimeout(function () { window.location.assign(u); }, 2500);
+      else a.textContent = 'Continuar (guardar mi ficha en este dispositivo)';
+    };
+    if (url) return go(url);
+    fetch(api + '/estado', { headers: { accept: 'application/json' } })
+      .then(function (r) { return r.json(); })
+      .then(function (b) { go(b.pagado_url); }, function () { go(null); });
   }
 
   function poll(tries) {
@@ -56,7 +77,7 @@
       return poll(40);
     }
     if (status === 202 || (status >= 500 && body.referencia)) {
-      say('Tu pago se está procesando…', 'aviso');
+      say('Tu pago está pendiente de confirmación; no cierres esta página: tu ficha aparecerá aquí.', 'aviso');
       return poll(40);
     }
     pagando = false;

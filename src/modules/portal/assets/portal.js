@@ -1,8 +1,10 @@
 /*
  * Portal cautivo de Pagos Hotspot (sin frameworks). Lo sirve el router MikroTik junto con login.html.
- * Flujo: empresa y catálogo → tarjeta (tokenizada por la pasarela en el navegador) → pago → credenciales →
- * conexión (automática desde el servidor; si no, el formulario de acceso del router) → la ficha queda
- * guardada en este dispositivo para reconectarse.
+ * Flujo: empresa y catálogo → datos del comprador → sesión de pago → la misma ventana va a la página
+ * HTTPS del servicio (/pagar/…), donde la pasarela captura la tarjeta en sus propios campos (esta página
+ * nunca pide datos de tarjeta) → credenciales y conexión (automática desde el servidor; si no, pagado.html
+ * de este kit las consulta y entra con el CHAP fresco del router) → la ficha queda guardada en este
+ * dispositivo para reconectarse.
  * Escrito en ES2017 sin `?.` ni `??`: los navegadores de portal cautivo de algunos teléfonos son viejos.
  */
 (function () {
@@ -170,6 +172,14 @@
     }
     bindForms();
     loadCompany().catch(function () { /* loadCatalog shows the error */ });
+    // pagado.html: back from the HTTPS checkout. The router gave this page a fresh CHAP challenge; fetch the
+    // credentials of the referencia with the router key and log in (the password never travels in a URL).
+    if (document.body.getAttribute('data-pagina') === 'pagado') {
+      var ref = /[?&]referencia=([0-9a-fA-F-]{36})(?:&|$)/.exec(window.location.search);
+      // conectado=1: the server already logged the device in; only remember the voucher here.
+      state.online = /[?&]conectado=1(?:&|$)/.test(window.location.search);
+      if (ref) return void pollPurchase(ref[1], 'Confirmando su pago…');
+    }
     var saved = loadVoucher();
     // Never loop: after a failed router login, or a login attempt in the last minute, just show the page.
     if (saved && HS.mac && !routerError && Date.now() - recent > 60000) {
@@ -235,7 +245,6 @@
         state.config = conf.data;
         renderCompany(conf.data);
         state.gateway = chooseGateway(conf.data.empresa || {});
-        if (state.gateway) preloadTokenizer(state.gateway);
         return conf.data;
       });
       companyLoad.catch(function () { companyLoad = null; });
@@ -362,99 +371,23 @@
     window.scrollTo(0, 0);
   }
 
-  // ---------------------------------------------------------------- tokenizadores de las pasarelas
-  var tokenizerLoads = {};
-  function loadScript(url) {
-    if (!tokenizerLoads[url]) {
-      tokenizerLoads[url] = new Promise(function (resolve, reject) {
-        var s = document.createElement('script');
-        s.src = url;
-        s.async = true;
-        s.onload = resolve;
-        s.onerror = function () { delete tokenizerLoads[url]; reject(new Error('No se pudo cargar el módulo de pago. Revise su conexión e intente de nuevo.')); };
-        document.head.appendChild(s);
-      });
-    }
-    return tokenizerLoads[url];
-  }
-  function preloadTokenizer(gateway) {
-    loadScript(gateway === 'conekta' ? CFG.conektaJsUrl : CFG.mercadoPagoJsUrl).catch(function () { /* se reintenta al pagar */ });
-  }
-
-  function tokenizeConekta(card) {
-    return loadScript(CFG.conektaJsUrl).then(function () {
-      return new Promise(function (resolve, reject) {
-        window.Conekta.setPublicKey(state.config.empresa.conekta_public_key);
-        if (window.Conekta.setLanguage) window.Conekta.setLanguage('es');
-        window.Conekta.Token.create(
-          { card: { number: card.number, name: card.name, exp_year: card.year4, exp_month: card.month, cvc: card.cvc } },
-          function (token) { resolve({ token: token.id }); },
-          function (err) { reject(new Error((err && (err.message_to_purchaser || err.message)) || 'No se pudo validar la tarjeta.')); }
-        );
-      });
-    });
-  }
-
-  function tokenizeMercadoPago(card) {
-    return loadScript(CFG.mercadoPagoJsUrl).then(function () {
-      var mp = new window.MercadoPago(state.config.empresa.mercadopago_public_key, { locale: 'es-MX' });
-      return mp.getPaymentMethods({ bin: card.number.slice(0, 8) }).then(function (methods) {
-        var method = methods && methods.results && methods.results[0];
-        if (!method) throw new Error('No reconocemos esta tarjeta. Use otra tarjeta.');
-        return mp.createCardToken({
-          cardNumber: card.number,
-          cardholderName: card.name,
-          cardExpirationMonth: card.month,
-          cardExpirationYear: card.year4,
-          securityCode: card.cvc,
-        }).then(function (token) {
-          return { token: token.id, paymentMethodId: method.id, issuerId: method.issuer && method.issuer.id !== undefined ? String(method.issuer.id) : null };
-        });
-      }, function () { throw new Error('No se pudo validar la tarjeta. Revise los datos.'); }).catch(function (err) {
-        if (err instanceof Error) throw err;
-        throw new Error('Revise los datos de la tarjeta.');
-      });
-    });
-  }
-
-  // ---------------------------------------------------------------- formulario de pago
-  function luhn(num) {
-    var sum = 0, dbl = false;
-    for (var i = num.length - 1; i >= 0; i--) {
-      var d = num.charCodeAt(i) - 48;
-      if (dbl) { d *= 2; if (d > 9) d -= 9; }
-      sum += d;
-      dbl = !dbl;
-    }
-    return sum % 10 === 0;
-  }
-
-  function readCard() {
+  // ---------------------------------------------------------------- datos del comprador y paso al pago seguro
+  function readBuyer() {
     var f = $('form-pago').elements;
     var problems = [];
     var mark = function (el, bad) { el.setAttribute('aria-invalid', bad ? 'true' : 'false'); if (bad) problems.push(el); };
     var name = f.nombre.value.trim();
     var email = f.email.value.trim();
     var phone = f.telefono.value.trim();
-    var number = f.numero.value.replace(/\D/g, '');
-    var exp = /^\s*(\d{1,2})\s*\/?\s*(\d{2}|\d{4})\s*$/.exec(f.vence.value);
-    var cvc = f.cvc.value.trim();
     mark(f.nombre, name.length < 2);
     mark(f.email, !/^[^\s@]+@[^\s@]+\.[^\s@]+$/.test(email));
     mark(f.telefono, phone !== '' && !/^[+\d][\d\s()-]{6,19}$/.test(phone));
-    mark(f.numero, number.length < 13 || number.length > 19 || !luhn(number));
-    var month = exp ? Number(exp[1]) : 0;
-    var year4 = exp ? (exp[2].length === 2 ? 2000 + Number(exp[2]) : Number(exp[2])) : 0;
-    var now = new Date();
-    var expired = year4 < now.getFullYear() || (year4 === now.getFullYear() && month < now.getMonth() + 1);
-    mark(f.vence, !exp || month < 1 || month > 12 || expired);
-    mark(f.cvc, !/^\d{3,4}$/.test(cvc));
     if (problems.length) {
       problems[0].focus();
       var what = problems.map(function (el) { return el.labels && el.labels[0] ? el.labels[0].firstChild.textContent.trim().toLowerCase() : el.name; });
       throw new Error('Revise: ' + what.join(', ') + '.');
     }
-    return { name: name, email: email, phone: phone, number: number, month: ('0' + month).slice(-2), year4: String(year4), cvc: cvc };
+    return { name: name, email: email, phone: phone };
   }
 
   function formError(message) {
@@ -469,16 +402,15 @@
     else if (state.product) b.textContent = 'Pagar ' + money(state.product.precio, state.product.moneda);
   }
 
+  /** The router writes CHAP bytes as octal escapes that JavaScript decoded; the API takes them escaped again. */
+  function octal(s) {
+    var out = '';
+    for (var i = 0; i < s.length; i++) out += '\\' + ('00' + (s.charCodeAt(i) & 0xff).toString(8)).slice(-3);
+    return out;
+  }
+
   function bindForms() {
     $('volver').onclick = function () { if (!state.busy) { formError(''); screen('catalogo'); } };
-    $('f-numero').addEventListener('input', function (ev) {
-      var digits = ev.target.value.replace(/\D/g, '').slice(0, 19);
-      ev.target.value = digits.replace(/(\d{4})(?=\d)/g, '$1 ');
-    });
-    $('f-vence').addEventListener('input', function (ev) {
-      var digits = ev.target.value.replace(/\D/g, '').slice(0, 4);
-      ev.target.value = digits.length > 2 ? digits.slice(0, 2) + '/' + digits.slice(2) : digits;
-    });
     $('form-pago').addEventListener('submit', function (ev) {
       ev.preventDefault();
       if (!state.busy) pay();
@@ -500,76 +432,36 @@
     };
   }
 
+  /** "Pagar": a checkout session, then this same window goes to the service's HTTPS page (no pop-ups). */
   function pay() {
     formError('');
-    if (state.attempt && state.attempt.unresolved) return submitAttempt();
-    var card;
-    try { card = readCard(); } catch (err) { formError(err.message); return; }
+    var buyer;
+    try { buyer = readBuyer(); } catch (err) { formError(err.message); return; }
     var p = state.product;
-    setBusy(true, 'Validando tarjeta…');
-    var tokenize = state.gateway === 'conekta' ? tokenizeConekta : tokenizeMercadoPago;
-    tokenize(card).then(function (tok) {
-      var common = {
-        producto_id: p.id,
-        nombre_cliente: card.name,
-        email_cliente: card.email,
-        telefono_cliente: card.phone || null,
-        mac_cliente: HS.mac || null,
-        ip_cliente: HS.ip || null,
-        info_dispositivo: (navigator.userAgent || '').slice(0, 200),
-        conexion_automatica: !!HS.mac,
-      };
-      var path, body;
-      if (state.gateway === 'conekta') {
-        path = '/api/v1/payments/pagar-conekta';
-        body = Object.assign({ token_tarjeta: tok.token }, common);
-      } else {
-        path = '/api/v1/payments/pagar-mercado-pago';
-        body = Object.assign({ token: tok.token, payment_method_id: tok.paymentMethodId, issuer_id: tok.issuerId, monto: Number(p.precio), cuotas: 1 }, common);
+    setBusy(true, 'Abriendo el pago seguro…');
+    var body = {
+      producto_id: p.id,
+      pasarela: state.gateway || null,
+      nombre_cliente: buyer.name,
+      email_cliente: buyer.email,
+      telefono_cliente: buyer.phone || null,
+      link_login_only: HS.linkLoginOnly || null,
+      chap_id: HS.chapId ? octal(HS.chapId) : null,
+      chap_challenge: HS.chapChallenge ? octal(HS.chapChallenge) : null,
+      mac: HS.mac || null,
+      ip: HS.ip || null,
+      dst: linkOrig() || null,
+    };
+    api('POST', '/api/v1/checkout/sesiones', body).then(function (res) {
+      if (res.ok && res.data && /^https?:\/\//.test(String(res.data.url || ''))) {
+        window.location.assign(res.data.url);
+        return;
       }
-      // A fresh card token makes a new purchase attempt; retries of this attempt reuse its key.
-      state.attempt = { path: path, body: body, key: uuid() };
-      return submitAttempt();
+      setBusy(false);
+      formError(errorMessage(res));
     }, function (err) {
       setBusy(false);
       formError(err.message);
-    });
-  }
-
-  /** Send the current attempt; network failures are retried with the same Idempotency-Key (no double charge). */
-  function submitAttempt() {
-    var a = state.attempt;
-    a.unresolved = false;
-    setBusy(true, 'Procesando pago…');
-    var tries = 0;
-    function once() {
-      tries++;
-      return api('POST', a.path, a.body, { idempotencyKey: a.key, timeoutMs: 120000 }).catch(function (err) {
-        if (tries < 3) return sleep(1500 * tries).then(once);
-        throw err;
-      });
-    }
-    return once().then(function (res) {
-      setBusy(false);
-      if (res.ok) return purchased(res.data || {});
-      var d = res.data || {};
-      // Any answer with a referencia may stand for a recorded attempt (charged or not yet known): follow it,
-      // and never tokenize again while it is open; only a closed or unknown referencia frees the form.
-      if (d.referencia) return pollPurchase(d.referencia, 'Estamos confirmando su pago…', errorMessage(res));
-      if (d.code === 'idempotency_in_progress') {
-        // The first request is still recording its attempt: resend this very attempt later (same key).
-        a.unresolved = true;
-        $('pagar').textContent = 'Reintentar pago';
-        return formError(errorMessage(res));
-      }
-      state.attempt = null; // the card token is spent; the next try tokenizes again
-      formError(errorMessage(res));
-    }, function (err) {
-      // No answer at all: the next press resends this very attempt (same key, same token).
-      a.unresolved = true;
-      setBusy(false);
-      $('pagar').textContent = 'Reintentar pago';
-      formError(err.message + ' Si ya se hizo un cargo, no se le cobrará de nuevo al reintentar.');
     });
   }
 
@@ -585,27 +477,6 @@
     // Legacy answers carry neither field: credentials in a success answer were active.
     if (d.estado === undefined && d.estado_hotspot === undefined) return true;
     return d.estado === 'entregada' || String(d.estado_hotspot || '').toLowerCase() === 'active';
-  }
-
-  function purchased(d) {
-    setBusy(false);
-    var ref = d.referencia || d.id_transaccion;
-    var creds = credsOf(d);
-    if (!creds) return pollPurchase(ref, (typeof d.detail === 'string' && d.detail) || 'Su pago está en proceso de confirmación…');
-    var voucher = { usuario: creds.usuario, contrasena: creds.contrasena, referencia: ref || null, mac: HS.mac || null, guardada: new Date().toISOString() };
-    saveVoucher(voucher);
-    var auto = d.auto_conexion || {};
-    if (auto.estado === 'conectado') {
-      connected(voucher, auto.mensaje || '¡Conexión establecida con éxito!');
-      text('ficha-titulo', '¡Pago aprobado! Ya tiene Internet');
-      return;
-    }
-    showVoucher(voucher);
-    if (!delivered(d) || isPendingPayment(d)) {
-      text('ficha-mensaje', 'Pago aprobado. Estamos activando su ficha en el router…');
-      return pollPurchase(ref, null);
-    }
-    loginWithRouter(voucher, null);
   }
 
   /**
@@ -710,6 +581,7 @@
         if (r && r.creds) {
           var v = { usuario: r.creds.usuario, contrasena: r.creds.contrasena, referencia: ref, mac: HS.mac || null, guardada: new Date().toISOString() };
           saveVoucher(v);
+          if (state.online) return connected(v, 'Su ficha quedó guardada en este dispositivo para reconectarse.');
           showVoucher(v);
           text('ficha-titulo', '¡Pago aprobado!');
           loginWithRouter(v, 'Su ficha ya está activa. Estamos conectando su dispositivo…');
