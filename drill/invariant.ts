@@ -28,6 +28,8 @@ export interface TxRow {
   router_id: string;
   usuario_hotspot: string | null;
   monto_centavos: number | null;
+  /** The validity sweeper disabled its voucher (issue 15): delivered, now legitimately disabled. */
+  expirada: boolean;
 }
 
 export interface InvariantInput {
@@ -60,7 +62,7 @@ const COMMENT = /^pagos-hotspot tx=(.+)$/;
 
 export async function transactions(query: Query): Promise<TxRow[]> {
   return query<TxRow>(
-    `SELECT id, referencia, estado, pasarela, transaccion_id, router_id, usuario_hotspot, monto_centavos
+    `SELECT id, referencia, estado, pasarela, transaccion_id, router_id, usuario_hotspot, monto_centavos, expirada_en IS NOT NULL AS expirada
        FROM transacciones WHERE referencia IS NOT NULL ORDER BY id`,
   );
 }
@@ -159,7 +161,11 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
     } else {
       if (order.refunded > order.amount) violations.push(`reembolso doble: ${ref} devolvió ${order.refunded} de ${order.amount}`);
       if (tx.estado !== 'entregada' && tx.estado !== 'reembolso_parcial') violations.push(`cobrada y no entregada ni reembolsada: ${ref} (transacción ${tx.estado})`);
-      else if (active(ref).length !== 1) violations.push(`entregada sin ficha en el router: ${ref} (${active(ref).length} fichas activas)`);
+      else if (tx.expirada) {
+        // Expired: delivered, then disabled by the sweeper — exactly one voucher, and none of it live.
+        if (active(ref).length > 0) violations.push(`ficha activa tras vencer: ${ref} (${active(ref).map((v) => v.name).join(', ')})`);
+        if ((vouchers.get(ref) ?? []).length > 1) violations.push(`varias fichas para una compra vencida: ${ref}`);
+      } else if (active(ref).length !== 1) violations.push(`entregada sin ficha en el router: ${ref} (${active(ref).length} fichas activas)`);
     }
   }
 

@@ -159,6 +159,10 @@ export async function startHotspotWeb(opts: HotspotWebOptions): Promise<HotspotW
       const path = url.pathname;
       if (req.method === 'POST' && path === '/login') return login(res, url.searchParams, new URLSearchParams(Buffer.concat(chunks).toString('utf8')));
       if (req.method !== 'GET') return plain(res, 405, 'método no permitido');
+      // The login URL with the credentials in the query (what a printed voucher's QR opens): the hotspot
+      // servlet takes `username`/`password` on /login by GET as by POST ("Hotspot customisation", Servlets:
+      // https://help.mikrotik.com/docs/display/ROS/Hotspot+customisation).
+      if (path === '/login' && url.searchParams.has('username')) return login(res, url.searchParams, url.searchParams);
       if (path === '/' || path === '/login' || path === '/login.html') {
         // A router always knows the device; here a visit without one becomes a new simulated device.
         if (!device(url.searchParams).mac) {

@@ -29,6 +29,7 @@ import checkoutRoutes from './modules/checkout/routes.js';
 import panelRoutes from './modules/panel/routes.js';
 import { PORTAL_CORS, isPortalApiPath } from './modules/portal/cors.js';
 import tenantsRoutes from './modules/tenants/routes.js';
+import voucherRoutes from './modules/vouchers/routes.js';
 
 declare module 'fastify' {
   interface FastifyInstance {
@@ -130,6 +131,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(tenantsRoutes);
   await app.register(portalRoutes);
   await app.register(checkoutRoutes);
+  await app.register(voucherRoutes);
   await app.register(panelRoutes);
 
   await app.ready();

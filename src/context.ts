@@ -22,6 +22,7 @@ import { TelegramService } from './modules/notifications/telegram.js';
 import { PaymentsService } from './modules/payments/service.js';
 import { ValidityService } from './modules/vouchers/validity.js';
 import { ReceiptService } from './modules/vouchers/receipts.js';
+import { BatchService } from './modules/vouchers/batches.js';
 import { RouterNetworkPolicy, serviceEndpoint, type ServiceEndpoint } from './infra/router-networks.js';
 
 export interface AppContext {
@@ -47,6 +48,8 @@ export interface AppContext {
   validity: ValidityService;
   /** E-mail receipts (SMTP_URL), an outbox job. */
   receipts: ReceiptService;
+  /** Counter batches (delivery to the router in chunks on the outbox). */
+  batches: BatchService;
   /** Stop background activity and release resources (not the database: `db.close()`). */
   stop(): Promise<void>;
 }
@@ -70,6 +73,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const payments = new PaymentsService({ config, logger, db, secrets, audit, catalog, companies, telegram, metrics, hotspot: () => hotspot });
   const validity = new ValidityService({ db, outbox: payments.outbox, hotspot, logger, config });
   const receipts = new ReceiptService({ db, outbox: payments.outbox, secrets: secrets.general, logger, config });
+  const batches = new BatchService({ db, outbox: payments.outbox, hotspot, secrets: secrets.general, logger });
   const ctx: AppContext = {
     config,
     logger,
@@ -100,6 +104,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
     payments,
     validity,
     receipts,
+    batches,
     async stop() {
       // Background jobs finish before the routers and the database go away.
       await payments.stopWorkers();

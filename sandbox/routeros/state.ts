@@ -89,6 +89,8 @@ export class SimState {
   hosts = new Table();
   cookies = new Table();
   scripts = new Table();
+  /** Hotspot server profiles (`/ip/hotspot/profile`): `dns-name` is the login address devices see. */
+  serverProfiles = new Table(0);
   identity = 'MikroTik';
   resource: Row;
   /** Every script the router ran, with what it executed. */
@@ -98,6 +100,7 @@ export class SimState {
 
   constructor(readonly version: SimVersion) {
     this.profiles.insert({ name: 'default', 'shared-users': '1', 'idle-timeout': 'none', 'keepalive-timeout': '2m', 'status-autorefresh': '1m', 'mac-cookie-timeout': '3d', 'add-mac-cookie': 'true', 'transparent-proxy': 'false', default: 'true' });
+    this.serverProfiles.insert({ name: 'default', 'hotspot-address': '10.5.50.1', 'dns-name': '', 'login-by': 'cookie,http-chap', 'html-directory': 'hotspot', default: 'true' });
     this.resource = { uptime: '1w2d3h', version: version.version, 'build-time': '2024-01-01 00:00:00', 'free-memory': '200000000', 'total-memory': '268435456', 'cpu-load': '3', 'architecture-name': 'arm64', 'board-name': 'RB5009', platform: 'MikroTik' };
   }
 
@@ -201,6 +204,8 @@ export class SimState {
         return this.cookies;
       case '/system/script':
         return this.scripts;
+      case '/ip/hotspot/profile':
+        return this.serverProfiles;
       default:
         return null;
     }

@@ -9,6 +9,7 @@ import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { createTestDatabase, type TestDatabase } from '../helpers/db.js';
 import type { TestApp } from '../helpers/app.js';
+import { checkMoneyInvariant } from '../../drill/invariant.js';
 import { auth, conektaBody, createShop, routerDown, routerUp, startFakes, startPaymentsApp, txByRef, waitFor, type Fakes, type Shop } from '../payments/helpers.js';
 
 const FAST = { VIGENCIA_SWEEP_MS: '200', VIGENCIA_MAX_BACKOFF_MS: '400', ROUTEROS_BREAKER_THRESHOLD: '1000' };
@@ -150,6 +151,10 @@ describe('voucher validity (first use → expiry sweep)', () => {
     assert.equal(disables(up.shop), 1);
     assert.equal(disables(down.shop), 1);
     for (const s of sold) assert.equal((await txByRef(t.ctx, s.referencia)).estado, 'entregada');
+    // The money invariant: both purchases were charged once and delivered; their vouchers are now
+    // disabled by expiry, which is legitimate (not "delivered without a voucher").
+    const report = await checkMoneyInvariant({ query: t.ctx.db.query, conekta: f.conekta, routers: shops.map((s) => s.sim) });
+    assert.deepEqual(report.violations, []);
     const info2 = await t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(up.shop.apiKey), payload: { username: sold[0].user, password: sold[0].password } });
     assert.equal(info2.data.tiempo_restante, 0);
   });
