@@ -373,11 +373,14 @@ export class Outbox {
   async awaitIdle(jobId: number, timeoutMs: number): Promise<boolean> {
     const deadline = Date.now() + timeoutMs;
     for (;;) {
+      // SKIP LOCKED: a worker whose claim has not committed yet holds the row locked with no lease visible; a
+      // plain read would call the job idle before its run even started.
       const [row] = await this.db.query<{ busy: boolean }>(
-        `SELECT (done_at IS NULL AND locked_until IS NOT NULL AND locked_until > now()) AS busy FROM outbox WHERE id = $1`,
+        `SELECT (done_at IS NULL AND locked_until IS NOT NULL AND locked_until > now()) AS busy FROM outbox WHERE id = $1 FOR UPDATE SKIP LOCKED`,
         [jobId],
       );
-      if (!row?.busy) return true;
+      const busy = row ? row.busy : (await this.db.query(`SELECT 1 FROM outbox WHERE id = $1`, [jobId])).length > 0;
+      if (!busy) return true;
       if (Date.now() >= deadline) return false;
       await new Promise((r) => setTimeout(r, 50));
     }

@@ -2,6 +2,7 @@
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import pino from 'pino';
+import { sql } from 'drizzle-orm';
 import { startTestApp, type TestApp } from '../helpers/app.js';
 import { testDbKind } from '../helpers/db.js';
 import { openDatabase, type Database } from '../../src/infra/db/index.js';
@@ -32,6 +33,32 @@ describe('outbox', () => {
     );
     const rows = await t.ctx.db.query(`SELECT id FROM outbox WHERE kind = 'test.rollback'`);
     assert.equal(rows.length, 0);
+  });
+
+  it('awaitIdle counts a job as busy while another worker\'s claim holds its row, before that lease is committed', { skip: testDbKind() === 'pglite' ? 'one connection: no concurrent transaction' : false }, async () => {
+    // The refund answer once read `pendiente`: runNow's claim skipped the row another worker was claiming, and
+    // a plain read then saw no lease yet and called the job idle.
+    const a = new Outbox(t.ctx.db, logger, { pollMs: 50, concurrency: 1 });
+    a.on('test.idle', async () => undefined);
+    const jobId = await enqueue(t.ctx.db.orm, 'test.idle', { n: 1 });
+    assert.ok(jobId);
+    let release!: () => void;
+    const held = new Promise<void>((r) => (release = r));
+    let locked!: () => void;
+    const isLocked = new Promise<void>((r) => (locked = r));
+    const claimer = other.transaction(async (tx) => {
+      await tx.execute(sql`UPDATE outbox SET locked_until = now() + interval '60 seconds', attempts = attempts + 1 WHERE id = ${jobId}`);
+      locked();
+      await held;
+    });
+    await isLocked;
+    assert.equal(await a.runNow(jobId), false, 'the claim skips a row another worker is claiming');
+    assert.equal(await a.awaitIdle(jobId, 300), false, 'not idle while the other claim is in flight');
+    release();
+    await claimer;
+    assert.equal(await a.awaitIdle(jobId, 300), false, 'leased by the other worker once its claim committed');
+    await t.ctx.db.query(`UPDATE outbox SET locked_until = NULL, done_at = now() WHERE id = $1`, [jobId]);
+    assert.equal(await a.awaitIdle(jobId, 300), true);
   });
 
   it('two instances run each of 60 jobs exactly once', async () => {
