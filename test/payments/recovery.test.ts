@@ -243,32 +243,36 @@ describe('recovery', () => {
     const res = await buy(shop, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId));
     const row = await txByRef(t.ctx, res.data.referencia);
     const other = await createShop(t);
-    const url = `/api/v1/admin/mi-empresa/transacciones/${row.id}/reembolso`;
-    const foreign = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${other.adminToken}` }, payload: {} });
-    assert.equal(foreign.statusCode, 404);
-    const key = await t.request({ method: 'POST', url, headers: auth(shop.apiKey), payload: {} });
-    assert.equal(key.statusCode, 401);
-    const ok = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${shop.adminToken}` }, payload: { motivo: 'Cliente <molesto>' } });
-    assert.equal(ok.statusCode, 202, ok.body);
-    assert.equal(ok.data.reembolso.estado, 'completado');
-    assert.equal(ok.data.success, true);
-    assert.equal(ok.data.message, 'Reembolso realizado correctamente');
-    assert.equal(ok.data.transaccion.estado, 'reembolsada');
-    assert.equal(ok.data.transaccion.monto, 19.99);
-    assert.equal(f.conekta.state.orders.get(res.data.id_transaccion)!.payment_status, 'refunded');
-    await waitFor('baja', async () => (await txByRef(t.ctx, res.data.referencia)).estadoHotspot === 'disabled');
-    assert.equal(routerUsers(shop.sim, res.data.usuario_hotspot.usuario).length, 0);
-    const again = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${shop.adminToken}` }, payload: {} });
-    assert.equal(again.statusCode, 409);
-    const audit = await t.ctx.db.query<{ accion: string; recurso_id: string; detalles: any }>(`SELECT accion, recurso_id, detalles FROM auditoria WHERE accion = 'transaccion.reembolso'`);
-    assert.equal(audit.length, 1);
-    assert.equal(audit[0].recurso_id, String(row.id));
-    assert.equal(audit[0].detalles.motivo, 'Cliente <molesto>');
-    const declined = await buy(shop, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId, `tok_test_decline_card_declined~${uniq()}`));
-    const drow = await txByRef(t.ctx, declined.data.referencia);
-    const notRefundable = await t.request({ method: 'POST', url: `/api/v1/admin/mi-empresa/transacciones/${drow.id}/reembolso`, headers: { authorization: `Bearer ${shop.adminToken}` } });
-    assert.equal(notRefundable.statusCode, 409);
-    await other.sim.close();
+    // Closed whatever happens: a simulator left open keeps the test file alive until its timeout.
+    try {
+      const url = `/api/v1/admin/mi-empresa/transacciones/${row.id}/reembolso`;
+      const foreign = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${other.adminToken}` }, payload: {} });
+      assert.equal(foreign.statusCode, 404);
+      const key = await t.request({ method: 'POST', url, headers: auth(shop.apiKey), payload: {} });
+      assert.equal(key.statusCode, 401);
+      const ok = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${shop.adminToken}` }, payload: { motivo: 'Cliente <molesto>' } });
+      assert.equal(ok.statusCode, 202, ok.body);
+      assert.equal(ok.data.reembolso.estado, 'completado');
+      assert.equal(ok.data.success, true);
+      assert.equal(ok.data.message, 'Reembolso realizado correctamente');
+      assert.equal(ok.data.transaccion.estado, 'reembolsada');
+      assert.equal(ok.data.transaccion.monto, 19.99);
+      assert.equal(f.conekta.state.orders.get(res.data.id_transaccion)!.payment_status, 'refunded');
+      await waitFor('baja', async () => (await txByRef(t.ctx, res.data.referencia)).estadoHotspot === 'disabled');
+      assert.equal(routerUsers(shop.sim, res.data.usuario_hotspot.usuario).length, 0);
+      const again = await t.request({ method: 'POST', url, headers: { authorization: `Bearer ${shop.adminToken}` }, payload: {} });
+      assert.equal(again.statusCode, 409);
+      const audit = await t.ctx.db.query<{ accion: string; recurso_id: string; detalles: any }>(`SELECT accion, recurso_id, detalles FROM auditoria WHERE accion = 'transaccion.reembolso'`);
+      assert.equal(audit.length, 1);
+      assert.equal(audit[0].recurso_id, String(row.id));
+      assert.equal(audit[0].detalles.motivo, 'Cliente <molesto>');
+      const declined = await buy(shop, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId, `tok_test_decline_card_declined~${uniq()}`));
+      const drow = await txByRef(t.ctx, declined.data.referencia);
+      const notRefundable = await t.request({ method: 'POST', url: `/api/v1/admin/mi-empresa/transacciones/${drow.id}/reembolso`, headers: { authorization: `Bearer ${shop.adminToken}` } });
+      assert.equal(notRefundable.statusCode, 409);
+    } finally {
+      await other.sim.close();
+    }
   });
 
   it('admin refund while a worker already runs the refund job: the answer waits for that run, not "reintentando"', async () => {
