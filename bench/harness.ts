@@ -80,6 +80,8 @@ export function serviceEnv(databaseUrl: string, port: number, extra: Record<stri
     SUPER_ADMIN_INITIAL_PASSWORD: SUPER_ADMIN.password,
     BCRYPT_ROUNDS: '12',
     LOG_LEVEL: 'warn',
+    // Services run without a load balancer unless a caller says so (the HAProxy drill keeps the default).
+    DRAIN_DELAY_MS: '0',
     WORKERS_ENABLED: 'true',
     HOST: '127.0.0.1',
     PORT: String(port),

@@ -35,7 +35,7 @@ export interface HaproxyDrillResult {
   ok: boolean;
   problems: string[];
   attempts: Record<string, number>;
-  purchases: { total: number; ok: number; retried: number; retries: number };
+  purchases: { total: number; ok: number; retried: number; retries: number; deferred: number };
   portal: { total: number; ok: number; retried: number };
   /** 502/503/504/no answer, each with whether an instance died while it was in flight. */
   failures: { explained: number; unexplained: number };
@@ -129,6 +129,8 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
       DATABASE_POOL_SIZE: '5',
       TRUST_PROXY: '1',
       PUBLIC_BASE_URL: front,
+      // HAProxy checks /ready every 250 ms and takes a server out after 2 failures: 1 s covers it.
+      DRAIN_DELAY_MS: '1000',
     });
   const instances: Array<ServiceProcess | null> = [null, null, null];
   const start = async (i: number) => (instances[i] = await startService(envOf(ports[i]), { entry, readyTimeoutMs: 60_000 }));
@@ -170,7 +172,9 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
       const k = a.status === 0 ? 'sin respuesta' : String(a.status);
       tallyAttempts[k] = (tallyAttempts[k] ?? 0) + 1;
     };
-    const purchases = { total: 0, ok: 0, retried: 0, retries: 0 };
+    const purchases = { total: 0, ok: 0, retried: 0, retries: 0, deferred: 0 };
+    /** Answered 202 purchase_in_progress (HAProxy resent it after its first instance died mid-charge): must end delivered. */
+    const deferredRefs: string[] = [];
     const portal = { total: 0, ok: 0, retried: 0 };
 
     /** A purchase as a portal makes it; an answer lost to a dying instance is retried with the same key. */
@@ -196,7 +200,11 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
         const inProgress = r.status === 409 && r.data?.code === 'idempotency_in_progress';
         if (!RETRYABLE.has(r.status) && !inProgress) {
           if (r.status === 200 && r.data?.success === true) purchases.ok++;
-          else problems.push(`compra ${key}: ${r.status} ${JSON.stringify(r.data).slice(0, 200)}`);
+          else if (r.status === 202 && r.data?.code === 'purchase_in_progress' && typeof r.data.referencia === 'string') {
+            // The attempt exists (its first request died with its instance): the portal consults the referencia.
+            purchases.deferred++;
+            deferredRefs.push(r.data.referencia);
+          } else problems.push(`compra ${key}: ${r.status} ${JSON.stringify(r.data).slice(0, 200)}`);
           return;
         }
         if (n === 0) purchases.retried++;
@@ -315,6 +323,13 @@ export async function runHaproxyDrill(opts: HaproxyDrillOptions = {}): Promise<H
 
     const left = await waitSettled(query, opts.settleMs ?? 90_000);
     if (left > 0) problems.push(`${left} transacciones sin resolver`);
+    if (deferredRefs.length > 0) {
+      const rows = await query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE referencia = ANY($1)`, [deferredRefs]);
+      for (const ref of deferredRefs) {
+        const estado = rows.find((x) => x.referencia === ref)?.estado;
+        if (estado !== 'entregada') problems.push(`compra ${ref} respondida 202 en curso terminó ${estado ?? 'sin registro'}, no entregada`);
+      }
+    }
     const invariant = await checkMoneyInvariant({ query, conekta, routers: sims, clientPurchases });
     if (!invariant.ok) problems.push(...invariant.violations.slice(0, 20));
     return {
@@ -344,7 +359,7 @@ export function renderHaproxy(r: HaproxyDrillResult): string {
     '',
     '## HAProxy: three production instances, SIGKILL one at a time, one drained with SIGTERM',
     '',
-    `${r.ok ? 'OK' : 'FALLO'}: ${r.purchases.total} compras (${r.purchases.ok} aprobadas; ${r.purchases.retried} reintentadas con la misma Idempotency-Key, ${r.purchases.retries} reintentos), ` +
+    `${r.ok ? 'OK' : 'FALLO'}: ${r.purchases.total} compras (${r.purchases.ok} aprobadas, ${r.purchases.deferred} respondidas 202 en curso y entregadas después; ${r.purchases.retried} reintentadas con la misma Idempotency-Key, ${r.purchases.retries} reintentos), ` +
       `${r.portal.total} lecturas del portal (${r.portal.ok} 200; ${r.portal.retried} reintentadas).`,
     `Respuestas por intento: ${JSON.stringify(r.attempts)}. 502/503/504 o sin respuesta: ${r.failures.explained} con una instancia muerta durante la petición, ${r.failures.unexplained} sin explicación.`,
     `Revocación de una key vista por las 3 instancias en ${r.revocation.perInstanceMs.join(', ')} ms (máx. ${r.revocation.maxMs} ms; objetivo < 1000 ms). Instancia drenada: código de salida ${r.drainExit}.`,

@@ -63,7 +63,9 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
-    return503OnClosing: true,
+    // While closing, a request already on a kept-alive connection is served, not refused with 503: a load
+    // balancer that sent it could not know (its health check has taken the instance out by then).
+    return503OnClosing: false,
     frameworkErrors,
     childLoggerFactory: requestChildLogger,
   }).withTypeProvider<TypeBoxTypeProvider>() as unknown as App;

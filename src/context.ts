@@ -52,6 +52,8 @@ export interface AppContext {
   batches: BatchService;
   /** Stop background activity and release resources (not the database: `db.close()`). */
   stop(): Promise<void>;
+  /** Set on SIGTERM: /ready answers 503 so load balancers stop sending before the server closes. */
+  draining: boolean;
 }
 
 /** Services over an open, migrated database. */
@@ -75,6 +77,7 @@ export async function createContext(config: Config, logger: Logger, db: Database
   const receipts = new ReceiptService({ db, outbox: payments.outbox, secrets: secrets.general, logger, config });
   const batches = new BatchService({ db, outbox: payments.outbox, hotspot, secrets: secrets.general, logger });
   const ctx: AppContext = {
+    draining: false,
     config,
     logger,
     db,

@@ -39,7 +39,10 @@ export async function startService(config: Config): Promise<RunningService> {
     url: `http://${host}:${port}`,
     stop() {
       stopping ??= (async () => {
-        // In-flight requests (purchases included) finish first, then the background jobs in progress.
+        // Not ready first, so a load balancer's health check takes this instance out before it stops accepting;
+        // then in-flight requests (purchases included) finish, then the background jobs in progress.
+        ctx.draining = true;
+        if (config.drainDelayMs > 0) await new Promise((r) => setTimeout(r, config.drainDelayMs));
         await app.close();
         await ctx.payments.stopWorkers();
         await ctx.stop();

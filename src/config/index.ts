@@ -52,6 +52,7 @@ export interface Config {
   /** How long a same-key duplicate waits for the first request to record its attempt (then 409), in ms (≤ 10 s). */
   idempotencyWaitMs: number;
   idempotencyStaleMs: number;
+  drainDelayMs: number;
   /** A charge the gateway does not show (search index lag) is not declared unpaid before this, in ms. */
   paymentNotFoundHorizonMs: number;
   /** Stored purchase answers lose their voucher credentials, and finished jobs are deleted, after this many hours. */
@@ -160,6 +161,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'GATEWAY_TIMEOUT_MS', required: false, default: '30000', doc: 'Timeout of one call to Conekta or Mercado Pago, in milliseconds (an unanswered charge is reconciled later)' },
   { name: 'IDEMPOTENCY_WAIT_MS', required: false, default: '10000', doc: 'Milliseconds a same-key purchase retry waits for the first request to record its attempt (then 409; at most 10000)' },
   { name: 'IDEMPOTENCY_STALE_MS', required: false, default: '15000', doc: 'Milliseconds after which a key whose request recorded no attempt (it died) is taken over by a same-key retry; the old request can then no longer charge' },
+  { name: 'DRAIN_DELAY_MS', required: false, default: '2000', doc: 'On SIGTERM, milliseconds /ready answers 503 (so a load balancer stops sending) before the server stops accepting; in-flight requests always finish' },
   { name: 'PAYMENT_NOT_FOUND_HORIZON_MS', required: false, default: '21600000', doc: 'Milliseconds a charge the gateway does not show yet (search lag) keeps being looked up, with backoff, before it is declared unpaid' },
   { name: 'PAYMENTS_RETENTION_HOURS', required: false, default: '72', doc: 'Hours after which stored purchase answers lose their voucher credentials and finished background jobs are deleted' },
   { name: 'VOUCHER_USERNAME_LENGTH', required: false, default: '5', doc: 'Characters after PT- in generated voucher usernames (A-Z0-9)' },
@@ -283,6 +285,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     gatewayTimeoutMs: int('GATEWAY_TIMEOUT_MS', 100, 300_000),
     idempotencyWaitMs: int('IDEMPOTENCY_WAIT_MS', 0, 10_000),
     idempotencyStaleMs: int('IDEMPOTENCY_STALE_MS', 1000, 600_000),
+    drainDelayMs: int('DRAIN_DELAY_MS', 0, 25_000),
     paymentNotFoundHorizonMs: int('PAYMENT_NOT_FOUND_HORIZON_MS', 0, 30 * 24 * 3600_000),
     paymentsRetentionHours: int('PAYMENTS_RETENTION_HOURS', 1, 24 * 365),
     voucherUsernameLength: int('VOUCHER_USERNAME_LENGTH', 5, 40),

@@ -22,6 +22,8 @@ export function testEnv(overrides: Record<string, string | undefined> = {}): Rec
     LOGIN_MAX_FAILURES_PER_IP: '100000',
     LOG_LEVEL: process.env.TEST_LOG_LEVEL ?? 'silent',
     WORKERS_ENABLED: 'false',
+    // No load balancer in front of a test service: SIGTERM closes at once.
+    DRAIN_DELAY_MS: '0',
     PORT: '0',
     HOST: '127.0.0.1',
     // Simulated routers are on loopback (refused by default); 10/8 and 2001:db8::/32 are fixture addresses.

@@ -54,7 +54,7 @@ describe('deploy/install.sh and the systemd unit', () => {
 
     // The operator's .env (the install never overwrites an existing one).
     const port = await freePort();
-    const values = testEnv({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'info' });
+    const values = testEnv({ DATABASE_URL: db.url, PORT: String(port), LOG_LEVEL: 'info', DRAIN_DELAY_MS: '1500' });
     writeFileSync(join(prefix.path, '.env'), Object.entries(values).map(([k, v]) => `${k}=${v ?? ''}`).join('\n') + '\n');
     const again = spawnSync('bash', [join(ROOT, 'deploy/install.sh'), prefix.path], {
       encoding: 'utf8',
@@ -91,12 +91,25 @@ describe('deploy/install.sh and the systemd unit', () => {
       while (!p.output().includes('/api/v1/auth/login')) await new Promise((r) => setTimeout(r, 20));
       p.child.kill('SIGTERM');
       while (!p.output().includes('"apagando"')) await new Promise((r) => setTimeout(r, 20));
-      // Draining: new connections are no longer accepted.
-      const refused = await fetch(`http://127.0.0.1:${port}/health`).then(
-        (res) => res.status,
+      // Draining: first /ready says 503 (a load balancer's health check takes the instance out) …
+      const readyWhileDraining = await fetch(`http://127.0.0.1:${port}/ready`).then(
+        async (res) => `${res.status} ${((await res.json()) as { code?: string }).code}`,
         () => 'refused',
       );
-      assert.ok(refused === 'refused' || refused === 503, `new request during drain: ${refused}`);
+      assert.equal(readyWhileDraining, '503 draining');
+      // … then, after DRAIN_DELAY_MS, new connections are no longer accepted.
+      const probe = () =>
+        fetch(`http://127.0.0.1:${port}/health`).then(
+          (res) => res.status,
+          () => 'refused',
+        );
+      let refused: number | string = await probe();
+      const until = Date.now() + 20_000;
+      while (refused === 200 && Date.now() < until) {
+        await new Promise((r) => setTimeout(r, 50));
+        refused = await probe();
+      }
+      assert.ok(refused === 'refused' || refused === 503, `new request after the drain delay: ${refused}`);
       sock.write(body.slice(10));
       await closed;
       assert.match(response, /^HTTP\/1\.1 401 /, `the in-flight request was answered: ${response.slice(0, 200)}`);

@@ -36,6 +36,7 @@ export default async function systemRoutes(app: App) {
       },
     },
     async (_request, reply) => {
+      if (app.ctx.draining) return reply.code(503).send({ detail: 'El servicio se está apagando', code: 'draining' });
       try {
         await withTimeout(app.ctx.db.ping(), 2000);
         return { status: 'ready' };
