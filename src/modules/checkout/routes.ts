@@ -18,7 +18,7 @@ import { naiveIso } from '../../infra/time.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, currentRouter } from '../auth/guards.js';
 import { normalizeEmail } from '../auth/email.js';
 import { requestHash, validIdempotencyKey } from '../payments/idempotency.js';
-import { purchase, type PurchaseInput } from '../payments/purchase.js';
+import { purchase, purchaseUnderKey, type PurchaseInput } from '../payments/purchase.js';
 import { findByReferencia } from '../payments/repository.js';
 import { centsToDecimal, priceToCents } from '../payments/money.js';
 import { CheckoutSessions, SESSION_ID_RE, parseLoginContext, type CheckoutSession, type Pasarela } from './sessions.js';
@@ -299,26 +299,13 @@ export default async function checkoutRoutes(app: App) {
         await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
         throw new ValidationFailed([{ type: 'missing', loc: ['body', 'payment_method_id'], msg: 'Field required', input: b }]);
       }
-      let outcome;
-      try {
-        outcome = await purchase(svc, { empresaId: s.empresaId, routerId: s.routerId, keyId: s.apiKeyId }, input, {
-          referencia,
-          withAttempt: (ref) => svc.idempotency.referenciaSql(s.routerId, key, referencia, ref),
-        });
-      } catch (e) {
-        await sessions.release(s.id, referencia).catch(() => undefined);
-        await svc.idempotency.release(s.routerId, key, referencia).catch(() => undefined);
-        throw e;
-      }
-      try {
-        if (outcome.charged) await svc.idempotency.complete(s.routerId, key, outcome.response);
-        else {
-          await svc.idempotency.release(s.routerId, key, referencia);
-          await sessions.release(s.id, referencia);
-        }
-      } catch (e) {
-        request.log.error({ err: e, referencia }, 'no se pudo completar la clave de idempotencia (checkout)');
-      }
+      // Nothing charged (a decline, a dead router): the session is free for another card.
+      const outcome = await purchaseUnderKey(
+        svc,
+        { routerId: s.routerId, key, owner: referencia },
+        (withAttempt) => purchase(svc, { empresaId: s.empresaId, routerId: s.routerId, keyId: s.apiKeyId }, input, { referencia, withAttempt }),
+        { log: request.log, onNotCharged: () => sessions.release(s.id, referencia) },
+      );
       return reply.code(outcome.response.status).send(outcome.response.body);
     },
   );

@@ -127,6 +127,46 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
   }
 }
 
+/** The Idempotency-Key a request owns (its claim answered `owner`), and the token it owns it by. */
+export interface OwnedKey {
+  routerId: string;
+  key: string;
+  owner: string;
+}
+
+/**
+ * A purchase under an owned Idempotency-Key, the one rule for every purchase endpoint: the attempt commits
+ * with the key's referencia (only while the key still names its owner); a charged outcome completes the key,
+ * one that charged nothing (or a throw, before any attempt) frees it and calls `onNotCharged`. The computed
+ * answer is returned even if the key cannot be completed (the database dropped): a same-key retry is then
+ * answered from the transaction row, never by charging again.
+ */
+export async function purchaseUnderKey(
+  svc: PaymentsService,
+  k: OwnedKey,
+  run: (withAttempt: (referencia: string) => SQL) => Promise<PurchaseOutcome>,
+  opts: { log: { error(obj: object, msg: string): void }; onNotCharged?: () => Promise<void> },
+): Promise<PurchaseOutcome> {
+  let outcome: PurchaseOutcome;
+  try {
+    outcome = await run((ref) => svc.idempotency.referenciaSql(k.routerId, k.key, k.owner, ref));
+  } catch (e) {
+    await opts.onNotCharged?.().catch(() => undefined);
+    await svc.idempotency.release(k.routerId, k.key, k.owner).catch(() => undefined);
+    throw e;
+  }
+  try {
+    if (outcome.charged) await svc.idempotency.complete(k.routerId, k.key, outcome.response);
+    else {
+      await svc.idempotency.release(k.routerId, k.key, k.owner);
+      await opts.onNotCharged?.();
+    }
+  } catch (e) {
+    opts.log.error({ err: e, referencia: outcome.referencia }, 'no se pudo completar la clave de idempotencia');
+  }
+  return outcome;
+}
+
 async function chargeAndDeliver(
   svc: PaymentsService,
   buyer: Buyer,

@@ -6,7 +6,7 @@
 import { createHash, randomUUID } from 'node:crypto';
 import type { FastifyReply, FastifyRequest } from 'fastify';
 import { Type } from 'typebox';
-import { and, eq } from 'drizzle-orm';
+import { and, eq, type SQL } from 'drizzle-orm';
 import type { App } from '../../infra/http/types.js';
 import { ApiError, ValidationFailed, type ValidationItem } from '../../infra/errors.js';
 import { naiveIso } from '../../infra/time.js';
@@ -15,7 +15,7 @@ import { limitRules } from '../../infra/failure-limiter.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, SESSION_SECURITY, auditActor, currentRouter, currentUser } from '../auth/guards.js';
 import { normalizeEmail } from '../auth/email.js';
 import { requestHash, validIdempotencyKey } from './idempotency.js';
-import { purchase, type PurchaseInput } from './purchase.js';
+import { purchase, purchaseUnderKey, type PurchaseInput } from './purchase.js';
 import { findByReferencia } from './repository.js';
 import { estadoHotspotWire } from './responses.js';
 import { settle } from './settle.js';
@@ -183,29 +183,12 @@ export default async function paymentRoutes(app: App) {
         throw new ApiError(409, claim.detail, claim.code);
       }
     }
-    let outcome;
-    try {
-      // The request's referencia is the purchase's (any answer, a 503 included, carries it); the key gets it
-      // in the same commit as the attempt. purchase() throws only while nothing was charged.
-      outcome = await purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, {
-        referencia: owner,
-        withAttempt: idemKey ? (ref) => svc.idempotency.referenciaSql(buyer.routerId, idemKey, owner, ref) : undefined,
-      });
-    } catch (e) {
-      if (idemKey) await svc.idempotency.release(buyer.routerId, idemKey, owner).catch(() => undefined);
-      throw e;
-    }
+    // The request's referencia is the purchase's (any answer, a 503 included, carries it); the key gets it
+    // in the same commit as the attempt. purchase() throws only while nothing was charged.
+    const buy = (withAttempt?: (referencia: string) => SQL) =>
+      purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, { referencia: owner, withAttempt });
+    const outcome = idemKey ? await purchaseUnderKey(svc, { routerId: buyer.routerId, key: idemKey, owner }, buy, { log: request.log }) : await buy();
     r.referencia = outcome.referencia;
-    if (idemKey) {
-      // The computed answer is sent even if the key cannot be completed (the database dropped): a same-key
-      // retry is then answered from the transaction row, never by charging again.
-      try {
-        if (outcome.charged) await svc.idempotency.complete(buyer.routerId, idemKey, outcome.response);
-        else await svc.idempotency.release(buyer.routerId, idemKey, owner);
-      } catch (e) {
-        request.log.error({ err: e, referencia: outcome.referencia }, 'no se pudo completar la clave de idempotencia');
-      }
-    }
     return reply.code(outcome.response.status).send(outcome.response.body);
   };
 
