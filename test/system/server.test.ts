@@ -2,18 +2,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import { once } from 'node:events';
-import { createServer } from 'node:net';
 import { createTestDatabase, testDbKind } from '../helpers/db.js';
 import { testEnv } from '../helpers/app.js';
-
-async function freePort(): Promise<number> {
-  const srv = createServer();
-  srv.listen(0, '127.0.0.1');
-  await once(srv, 'listening');
-  const port = (srv.address() as { port: number }).port;
-  srv.close();
-  return port;
-}
+import { freePort } from '../helpers/production.js';
 
 describe('the production entry (src/server.ts)', () => {
   it('migrates, serves on PORT, logs JSON with request ids, and exits 0 on SIGTERM', async () => {

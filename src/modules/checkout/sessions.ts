@@ -18,8 +18,8 @@ export interface LoginContext {
   dst: string | null;
 }
 
-export interface CheckoutSession extends LoginContext {
-  id: number;
+/** What a session is bound to and who buys: given at creation, read back with the session. */
+export interface SessionTerms extends LoginContext {
   empresaId: string;
   routerId: string;
   apiKeyId: string;
@@ -28,6 +28,10 @@ export interface CheckoutSession extends LoginContext {
   nombre: string;
   email: string;
   telefono: string | null;
+}
+
+export interface CheckoutSession extends SessionTerms {
+  id: number;
   creadaEn: string;
   expiraEn: string;
   referencia: string | null;
@@ -119,15 +123,7 @@ function toSession(r: Row): CheckoutSession {
   };
 }
 
-export interface NewSession extends LoginContext {
-  empresaId: string;
-  routerId: string;
-  apiKeyId: string;
-  productoId: number;
-  pasarela: Pasarela;
-  nombre: string;
-  email: string;
-  telefono: string | null;
+export interface NewSession extends SessionTerms {
   minutes: number;
 }
 
