@@ -21,6 +21,7 @@ import { requestHash, validIdempotencyKey } from '../payments/idempotency.js';
 import { challengeBody, purchase, purchaseUnderKey, type PurchaseInput } from '../payments/purchase.js';
 import { findByReferencia, type StoredChallenge } from '../payments/repository.js';
 import { settle } from '../payments/settle.js';
+import { autoConexion } from '../payments/responses.js';
 import { centsToDecimal, priceToCents } from '../payments/money.js';
 import { CheckoutSessions, SESSION_ID_RE, parseLoginContext, type CheckoutSession, type Pasarela } from './sessions.js';
 import { PLAIN_CSP, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
@@ -368,7 +369,9 @@ export default async function checkoutRoutes(app: App) {
       reply.header('cache-control', 'no-store');
       const tx = s.referencia ? await findByReferencia(ctx.db.orm, s.referencia) : null;
       if (!tx || tx.routerId !== s.routerId) throw new ApiError(404, 'Esta sesión no tiene un pago en verificación', 'checkout_no_payment');
-      if (tx.estado !== 'en_autenticacion') return { estado: tx.estado, referencia: tx.referencia };
+      // Also a customer back from the bank after the challenge expired: an approval then is refunded in full.
+      const late = tx.estado === 'rechazada' && tx.errorCodigo === 'autenticacion_vencida';
+      if (tx.estado !== 'en_autenticacion' && !late) return { estado: tx.estado, referencia: tx.referencia };
       try {
         const payment = await ctx.payments.lookupPayment(tx);
         if (payment) await settle(ctx.payments, tx, payment);
@@ -376,8 +379,24 @@ export default async function checkoutRoutes(app: App) {
         // The reconcile job keeps asking; the page keeps polling.
         request.log.warn({ err: e, referencia: tx.referencia }, 'no se pudo consultar la verificación 3-D Secure');
       }
-      const now = await findByReferencia(ctx.db.orm, tx.referencia!);
-      return { estado: now?.estado ?? tx.estado, referencia: tx.referencia };
+      let now = await findByReferencia(ctx.db.orm, tx.referencia!);
+      // Approved: the delivery job puts the voucher on the router (workers); then, as after a frictionless
+      // payment, the server logs the device in through the RouterOS API (bounded wait; the page polls anyway).
+      for (let i = 0; now?.estado === 'cobrada' && i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        now = await findByReferencia(ctx.db.orm, tx.referencia!);
+      }
+      let auto: Record<string, unknown> | null = null;
+      if (now?.estado === 'entregada' && s.mac) {
+        const password = now.passwordHotspot ? (ctx.secrets.general.decrypt(now.passwordHotspot) ?? '') : '';
+        try {
+          const r = await ctx.payments.hotspot().autoConnect(s.routerId, { username: now.usuarioHotspot ?? '', password, mac: s.mac, ip: s.ip ?? '' });
+          auto = autoConexion(true, s.mac, s.ip, r);
+        } catch (e) {
+          auto = autoConexion(true, s.mac, s.ip, { conectado: false, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      return { estado: now?.estado ?? tx.estado, referencia: tx.referencia, ...(auto ? { auto_conexion: auto } : {}) };
     },
   );
 }

@@ -27,7 +27,7 @@
     document.getElementById('contrasena').hidden = pin;
     document.getElementById('contrasena-t').hidden = pin;
     document.getElementById('referencia').textContent = body.referencia || '';
-    var auto = body.auto_conexion || body.autoConexion || null;
+    var auto = body.auto_conexion || body.autoConexion || conexion || null;
     var online = !!(auto && (auto.conectado === true || auto.estado === 'conectado'));
     document.getElementById('conexion').textContent = online
       ? 'Tu dispositivo ya está conectado. ¡Disfruta tu Internet!'
@@ -59,9 +59,11 @@
   var retoAbierto = false;
 
   /** Ask the server to read the bank's verdict from the gateway (never taken from this browser), then poll. */
+  var conexion = null;
   function backFromBank() {
     return fetch(api + '/autenticacion', { method: 'POST', headers: { accept: 'application/json' } })
-      .catch(function () { return null; })
+      .then(function (r) { return r.json(); })
+      .then(function (b) { if (b && b.auto_conexion) conexion = b.auto_conexion; }, function () { return null; })
       .then(function () { poll(80); });
   }
 
