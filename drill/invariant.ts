@@ -57,7 +57,7 @@ export interface InvariantReport {
   };
 }
 
-export const OPEN_STATES = ['iniciada', 'cobrada', 'en_revision'];
+export const OPEN_STATES = ['iniciada', 'en_autenticacion', 'cobrada', 'en_revision'];
 const COMMENT = /^pagos-hotspot tx=(.+)$/;
 
 export async function transactions(query: Query): Promise<TxRow[]> {
