@@ -222,6 +222,33 @@ describe('top-ups (recargas)', () => {
     assert.ok(limited.headers['retry-after']);
   });
 
+  it('through the checkout hand-off: the session proves the voucher, the page pays, the same user gets the time', async () => {
+    const sale = await buy();
+    const name = sale.usuario_hotspot.usuario;
+    const session = (extra: Record<string, unknown>) =>
+      post('/api/v1/checkout/sesiones', { producto_id: env.shop.productId, pasarela: 'conekta', nombre_cliente: 'Ana López', email_cliente: 'ana@example.com', ...extra });
+    const bad = await session({ recarga_usuario: name, recarga_contrasena: 'nope' });
+    assert.equal(bad.statusCode, 401, bad.body);
+    assert.equal(bad.data.code, 'credenciales_invalidas');
+    const missing = await session({ recarga_usuario: 'PT-ZZZZZ', recarga_contrasena: '1' });
+    assert.equal(missing.statusCode, 404);
+    const res = await session({ recarga_usuario: name, recarga_contrasena: sale.usuario_hotspot.contrasena });
+    assert.equal(res.statusCode, 201, res.body);
+    const id = new URL(res.data.url).pathname.split('/').pop()!;
+    const page = await env.t.request({ method: 'GET', url: `/pagar/${id}` });
+    assert.equal(page.statusCode, 200);
+    assert.ok(page.body.includes(`para la ficha ${name}`), 'the page says it is a top-up of this voucher');
+    const paid = await env.t.request({ method: 'POST', url: `/api/v1/checkout/sesiones/${id}/pago`, headers: { 'idempotency-key': `k-${sale.referencia}` }, payload: { token: `tok_test_visa_4242_s${sale.referencia}` } });
+    assert.equal(paid.statusCode, 200, paid.body);
+    assert.equal(paid.data.usuario_hotspot.usuario, name);
+    assert.equal(user(name).length, 1);
+    assert.equal(user(name)[0]['limit-uptime'], '2h');
+    assert.equal(paidOrders(paid.data.referencia).length, 1);
+    const estado = await env.t.request({ method: 'GET', url: `/api/v1/checkout/sesiones/${id}/estado` });
+    assert.equal(estado.data.estado, 'entregada');
+    assert.equal(estado.data.usuario_hotspot.usuario, name);
+  });
+
   it('validation: a top-up needs the voucher name ({"detail","code"} style 422, nothing charged)', async () => {
     const res = await post('/api/v1/payments/recargar-conekta', conektaBody(env.shop.productId));
     assert.equal(res.statusCode, 422, res.body);
