@@ -76,6 +76,8 @@ export const routers = pgTable('routers', {
   tls: boolean('tls'),
   tlsCa: text('tls_ca'),
   tlsFingerprint: varchar('tls_fingerprint', { length: 128 }),
+  // 0015: the hotspot's login address (QR codes on batch tickets); NULL: the router profile's dns-name.
+  dnsName: varchar('dns_name', { length: 253 }),
 });
 
 export const apiKeysTracking = pgTable('api_keys_tracking', {
