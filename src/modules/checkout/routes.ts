@@ -23,6 +23,7 @@ import { findByReferencia, type StoredChallenge } from '../payments/repository.j
 import { settle } from '../payments/settle.js';
 import { autoConexion } from '../payments/responses.js';
 import { centsToDecimal, priceToCents } from '../payments/money.js';
+import { computeTargets, proveVoucher } from '../payments/recargas.js';
 import { CheckoutSessions, SESSION_ID_RE, parseLoginContext, type CheckoutSession, type Pasarela } from './sessions.js';
 import { PLAIN_CSP, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
 
@@ -42,6 +43,9 @@ const SessionBody = Type.Object({
   mac: NStr(17),
   ip: NStr(45),
   dst: NStr(500),
+  /** A top-up ("Recargar tiempo") of this voucher instead of a new one: its name and password (none for a PIN). */
+  recarga_usuario: NStr(50),
+  recarga_contrasena: NStr(50),
 });
 
 const PayBody = Type.Object({
@@ -99,6 +103,11 @@ const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'chec
 export default async function checkoutRoutes(app: App) {
   const ctx = app.ctx;
   const sessions = new CheckoutSessions(ctx.db);
+  const voucherLimits = {
+    maxPerClient: ctx.config.hotspotMaxFailuresPerClient,
+    maxPerIp: ctx.config.hotspotMaxFailuresPerIp,
+    routerBudget: ctx.config.hotspotRouterFailureBudget,
+  };
   const assets = {
     js: readFileSync(join(ASSETS, 'checkout.js')),
     css: readFileSync(join(ASSETS, 'checkout.css')),
@@ -163,6 +172,18 @@ export default async function checkoutRoutes(app: App) {
       if (pasarela === 'mercado_pago' && !hasMp) throw new ApiError(400, 'La empresa no tiene configurado Mercado Pago', 'mercado_pago_not_configured');
       const nombre = b.nombre_cliente.trim();
       if (nombre === '') throw new ValidationFailed([{ type: 'value_error', loc: ['body', 'nombre_cliente'], msg: 'Nombre requerido', input: b.nombre_cliente }]);
+      // A top-up: the voucher's proof now (through the voucher limiter), and a plan that adds something to it.
+      const recargaUsuario = b.recarga_usuario?.trim() || null;
+      if (recargaUsuario !== null) {
+        const sale = await proveVoucher(ctx.payments, ctx.voucherLimiter, voucherLimits, {
+          empresaId: principal.empresaId,
+          routerId: principal.routerId,
+          ip: request.ip,
+          usuario: recargaUsuario,
+          contrasena: b.recarga_contrasena?.trim() || null,
+        });
+        computeTargets(sale, product);
+      }
       const created = await sessions.create({
         empresaId: principal.empresaId,
         routerId: principal.routerId,
@@ -173,6 +194,7 @@ export default async function checkoutRoutes(app: App) {
         email: email.email,
         telefono: b.telefono_cliente?.trim() || null,
         ...login,
+        recargaUsuario,
         minutes: ctx.config.checkoutSessionMinutes,
       });
       reply.code(201).header('cache-control', 'no-store');
@@ -221,7 +243,7 @@ export default async function checkoutRoutes(app: App) {
           empresa: creds.nombre,
           logoUrl: pub.empresa.logo_url,
           router: pub.router.ubicacion ? `${pub.router.nombre} · ${pub.router.ubicacion}` : pub.router.nombre,
-          plan: product.nombreVenta,
+          plan: s.recargaUsuario ? `Recarga: ${product.nombreVenta} para la ficha ${s.recargaUsuario}` : product.nombreVenta,
           precio: `$${centsToDecimal(cents)} ${product.moneda || 'MXN'}`,
           monto: cents / 100,
           moneda: product.moneda || 'MXN',
@@ -299,6 +321,8 @@ export default async function checkoutRoutes(app: App) {
         autoConnect: s.mac !== null,
         // 3-D Secure: this page can show the bank's challenge; Conekta's redirect comes back here.
         threeDs: { returnUrl: `${requireBase()}/pagar/${request.params.sesion}` },
+        // A top-up's proof was checked when the session was made (the session is single-use and short).
+        ...(s.recargaUsuario ? { recarga: { usuario: s.recargaUsuario, contrasena: null, verificada: true } } : {}),
         ...(s.pasarela === 'mercado_pago'
           ? {
               mercadoPago: {

@@ -279,6 +279,23 @@ export class HotspotService {
     });
   }
 
+  /**
+   * A top-up (issue 15): SET the user's `limit-uptime` / `limit-bytes-total` to these totals (never add, so
+   * running it twice changes nothing). Only our own user (by comment) is touched; a value left null is not
+   * written. Returns whether the user was found.
+   */
+  async setVoucherLimits(routerId: string, username: string, comment: string, limits: { limitUptimeMinutes: number | null; limitBytesTotal: number | null }): Promise<{ found: boolean }> {
+    const attrs: Record<string, string> = {};
+    if (limits.limitUptimeMinutes !== null && limits.limitUptimeMinutes > 0) attrs['limit-uptime'] = minutesToDuration(limits.limitUptimeMinutes);
+    if (limits.limitBytesTotal !== null && limits.limitBytesTotal > 0) attrs['limit-bytes-total'] = String(limits.limitBytesTotal);
+    return this.withRouter(routerId, async (conn) => {
+      const user = await findByName(conn, username);
+      if (!user || (user.comment ?? '') !== comment) return { found: false };
+      if (Object.keys(attrs).length > 0) await conn.command('/ip/hotspot/user/set', { attrs: { '.id': user['.id'], ...attrs } });
+      return { found: true };
+    });
+  }
+
   async findUser(routerId: string, username: string): Promise<HotspotUserInfo | null> {
     const row = await this.lookupUser(routerId, username);
     if (!row) return null;

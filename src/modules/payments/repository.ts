@@ -295,7 +295,12 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
 /** The buyer's e-mail receipt (vouchers/receipts.ts), queued in the delivery's own statement. */
 export const RECEIPT_JOB = 'fichas.recibo';
 
-export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>, opts: { receipt?: boolean } = {}): Promise<Transaccion | null> {
+export async function markDelivered(
+  ex: Executor,
+  id: number,
+  job?: Pick<OutboxJob, 'id' | 'leaseToken'>,
+  opts: { receipt?: boolean; extendSale?: SQL } = {},
+): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
     // A partly refunded purchase keeps its state (the voucher was still owed).
@@ -309,6 +314,8 @@ export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJ
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
     [
       ...(job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : []),
+      // A top-up: the sale it extends takes the targets in the same commit (recargas.ts extendSaleSql).
+      ...(opts.extendSale ? [opts.extendSale] : []),
       ...(opts.receipt ? [enqueueSql(RECEIPT_JOB, idPayload, keyFor('recibo:'), {}, sql`FROM u WHERE u.cliente_email IS NOT NULL AND u.cliente_email <> ''`)] : []),
     ],
   );

@@ -169,10 +169,11 @@ async function revive(svc: PaymentsService, tx: Transaccion, p: GatewayPayment):
         if (!fresh || !paymentMatches(row, fresh) || (fresh.status !== 'approved' && fresh.status !== 'partially_refunded') || mismatch(row, fresh)) return 'none';
         const taken = await t.execute(
           sql`SELECT 1 FROM transacciones WHERE router_id = ${row.routerId} AND usuario_hotspot = ${row.usuarioHotspot} AND id <> ${row.id}
-                AND referencia IS NOT NULL AND estado IN ('iniciada', 'en_autenticacion', 'cobrada', 'entregada', 'en_revision', 'reembolso_parcial') LIMIT 1`,
+                AND referencia IS NOT NULL AND recarga_de IS NULL AND estado IN ('iniciada', 'en_autenticacion', 'cobrada', 'entregada', 'en_revision', 'reembolso_parcial') LIMIT 1`,
         );
         let voucher: { username: string; passwordEnc: string | null } | undefined;
-        if (((taken as unknown as { rows: unknown[] }).rows ?? []).length > 0 || attempt > 0) {
+        // A top-up names its sale's user (never renamed: it creates no user).
+        if (row.recargaDe === null && (((taken as unknown as { rows: unknown[] }).rows ?? []).length > 0 || attempt > 0)) {
           const creds = generateVoucher((row.tipoUsuario as TipoUsuario) ?? 'usuario_contrasena', svc.voucherLengths);
           voucher = { username: creds.username, passwordEnc: creds.password ? secrets.general.encrypt(creds.password) : null };
         }

@@ -6,7 +6,7 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { transacciones } from '../../infra/db/schema.js';
 import { isUniqueViolation } from '../../infra/errors.js';
-import { JOB_DONE, LeaseLostError, enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
+import { JOB_DONE, LeaseLostError, enqueue, enqueueSql, type JobResult, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
 import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
@@ -29,6 +29,7 @@ import type { PaymentsService } from './service.js';
 import { paymentMatches, settle } from './settle.js';
 import { MONEY_KEPT, OPEN, guardSql, transitionFor, type Estado } from './transitions.js';
 import { generateVoucher, voucherComment, type TipoUsuario } from './vouchers.js';
+import { extendSaleSql, revertTopUp, undeliverable, writeTopUp } from './recargas.js';
 
 const txId = (job: OutboxJob) => Number(job.payload.transaccionId);
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 500);
@@ -88,6 +89,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
     return;
   }
   if (!transitionFor(tx, 'entrega')) return;
+  if (tx.recargaDe !== null) return deliverTopUp(svc, job, tx, onDelivered);
   for (let rename = 0; ; rename++) {
     const password = tx.passwordHotspot ? (secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
     await job.lease?.confirm();
@@ -100,6 +102,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
         limitBytesTotal: tx.limiteBytes,
         comment: voucherComment(tx.referencia ?? String(tx.id)),
       });
+      await svc.hooks.afterRouterWrite?.({ transaccionId: tx.id, referencia: tx.referencia ?? '', recarga: false });
     } catch (e) {
       if (isVoucherNameTaken(e) && rename < 5) {
         const next = await renameVoucher(svc, tx);
@@ -121,6 +124,56 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
     onDelivered?.(delivered);
     return JOB_DONE;
   }
+}
+
+/**
+ * A top-up (recargas.ts): SET its stored targets on its sale's user (never a new user), then record the
+ * delivery and the sale's new terms in one statement. A top-up whose sale is gone, expired, or whose terms
+ * moved since its targets were computed (a late revival after another top-up) is refunded instead.
+ */
+async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
+  const { db, logger } = svc.deps;
+  const { sale, motivo } = await undeliverable(db.orm, tx);
+  const moved =
+    sale !== null &&
+    ((tx.recargaMinutos !== null && sale.limiteMinutos !== tx.recargaPrevioMinutos && sale.limiteMinutos !== tx.recargaMinutos) ||
+      (tx.recargaBytes !== null && sale.limiteBytes !== tx.recargaPrevioBytes && sale.limiteBytes !== tx.recargaBytes) ||
+      (tx.recargaVigenciaMinutos !== null && sale.vigenciaMinutos !== tx.recargaPrevioVigenciaMinutos && sale.vigenciaMinutos !== tx.recargaVigenciaMinutos));
+  if (motivo || moved || !sale) {
+    await giveBackTopUp(svc, tx, motivo ?? 'La ficha cambió desde que se calculó la recarga; se reembolsa');
+    return JOB_DONE;
+  }
+  await job.lease?.confirm();
+  try {
+    await writeTopUp(svc, tx, sale);
+    await svc.hooks.afterRouterWrite?.({ transaccionId: tx.id, referencia: tx.referencia ?? '', recarga: true });
+  } catch (e) {
+    return deliveryFailed(svc, tx, job, e);
+  }
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql });
+  if (!delivered) {
+    // Refunded while we were writing: its revert is a durable job of its own (after our write).
+    const now = await findById(db.orm, tx.id);
+    if (now?.estado === 'reembolsada') await enqueueRemoval(db.orm, tx.id);
+    return;
+  }
+  logger.info({ transaccion: tx.id, referencia: tx.referencia, recarga_de: tx.recargaDe }, 'recarga entregada');
+  onDelivered?.(delivered);
+  return JOB_DONE;
+}
+
+/** A top-up that can no longer be delivered: refund it at once (the refund job tells the company). */
+async function giveBackTopUp(svc: PaymentsService, tx: Transaccion, motivo: string): Promise<void> {
+  await svc.deps.db.transaction(async (t) => {
+    const rows = await t
+      .update(transacciones)
+      .set({ errorCodigo: 'recarga_no_aplicable', errorDetalle: motivo, actualizadaEn: NOW })
+      .where(and(eq(transacciones.id, tx.id), guardSql('entrega')))
+      .returning({ id: transacciones.id });
+    if (rows.length === 0) return;
+    await enqueue(t, JOB.refund, { transaccionId: tx.id, motivo }, { dedupeKey: `reembolsar:${tx.id}` });
+  });
+  svc.deps.logger.warn({ transaccion: tx.id, recarga_de: tx.recargaDe, motivo }, 'recarga no aplicable: se reembolsa');
 }
 
 /**
@@ -199,6 +252,15 @@ async function refund(svc: PaymentsService, job: OutboxJob): Promise<JobResult> 
 async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
   if (!tx || tx.estado !== 'reembolsada' || !tx.usuarioHotspot) return;
+  if (tx.recargaDe !== null) {
+    // A refunded top-up takes its extension back and keeps the user.
+    if (tx.estadoHotspot === 'disabled') return;
+    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm());
+    return wait === null ? undefined : { retryInMs: wait, note: 'otra recarga de la ficha está en curso' };
+  }
+  // The sale's own top-ups bought time on a user that goes now: their money goes back too.
+  await svc.deps.db.orm.execute(sql`
+    ${enqueueSql(JOB.refund, sql`jsonb_build_object('transaccionId', r.id, 'motivo', 'Se reembolsó la ficha que esta recarga extendía')`, sql`'reembolsar:' || r.id::text`, {}, sql`FROM transacciones r WHERE r.recarga_de = ${tx.id} AND r.estado IN ('cobrada', 'entregada', 'reembolso_parcial')`)}`);
   const hotspot = svc.hotspot();
   await job.lease?.confirm();
   const user = await hotspot.findUser(tx.routerId, tx.usuarioHotspot);

@@ -18,11 +18,14 @@ const Batch = Type.Object({
   plan: Type.String(),
   precio: Type.Number(),
   moneda: Type.String(),
+  /** generado (some wait at the counter), vendido (all used), expirado (all expired), anulado. */
   estado: Type.String(),
   /** Vouchers already on the router (delivery progress). */
   en_router: Type.Integer(),
   /** en_router / cantidad, 0–1. */
   progreso: Type.Number(),
+  /** Vouchers used at least once (vendido or expirado) / cantidad, 0–1. */
+  vendido: Type.Number(),
   fichas: Type.Object({ generado: Type.Integer(), vendido: Type.Integer(), expirado: Type.Integer(), anulado: Type.Integer() }),
   creado_en: Type.String(),
 });
