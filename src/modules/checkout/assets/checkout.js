@@ -6,7 +6,8 @@
   if (!root) return;
   var d = root.dataset;
   var sesion = d.sesion;
-  var api = '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
+  // PUBLIC_BASE_URL may carry a path (a proxy at https://host/pagos): every call of ours starts with it.
+  var api = (d.base || '') + '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
   var estadoEl = document.getElementById('estado');
   var pagando = false;
   // One key per payment attempt of this page: a retry of the same request is answered, never charged again.
