@@ -133,9 +133,10 @@ describe('3-D Secure on the checkout', () => {
       assert.equal(expired.errorCodigo, 'autenticacion_vencida');
       await waitFor('pass removed on expiry', () => (passes(r.referencia).length === 0 ? true : null));
       assert.equal(routerUsers(shop.sim, expired.usuarioHotspot!).length, 0);
-      // The customer finishes on the bank's page late, and comes back: the money goes back, whole.
+      // The customer finishes on the bank's page late: the money goes back, whole. Conekta: they come back to
+      // our return_url; Mercado Pago: nobody tells us (no webhook, no return), the late-challenge job finds it.
       complete(pasarela, gatewayId, 'aprobar');
-      await back(id);
+      if (pasarela === 'conekta') await back(id);
       const refunded = await waitFor('refunded', async () => {
         const row = await txByRef(t.ctx, r.referencia);
         return row.estado === 'reembolsada' ? row : null;
