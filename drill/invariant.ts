@@ -73,7 +73,7 @@ export interface InvariantReport {
   };
 }
 
-export const OPEN_STATES = ['iniciada', 'cobrada', 'en_revision'];
+export const OPEN_STATES = ['iniciada', 'en_autenticacion', 'cobrada', 'en_revision'];
 const COMMENT = /^pagos-hotspot tx=(.+)$/;
 const BATCH_COMMENT = /^pagos-hotspot lote=(\d+)$/;
 

@@ -13,8 +13,8 @@ import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
 import { amountToCents, centsToDecimal, priceToCents } from './money.js';
 import { isProfileMissing, isRouterUnreachable, type GatewayCredentialsView, type SellableProductView } from './ports.js';
-import { JOB, NOW, findById, statementOf, markCharged, markDeclined, markPending, markUnknown, type Transaccion } from './repository.js';
-import { deliver } from './workers.js';
+import { JOB, NOW, findById, statementOf, markChallenge, markCharged, markDeclined, markPending, markUnknown, recordChallengePass, type StoredChallenge, type Transaccion } from './repository.js';
+import { challengePassComment, deliver } from './workers.js';
 import { autoConexion, conektaSuccess, mercadoPagoPending, mercadoPagoSuccess, type SaleContext } from './responses.js';
 import type { PaymentsService } from './service.js';
 import { generateVoucher, type TipoUsuario } from './vouchers.js';
@@ -38,6 +38,8 @@ export interface PurchaseInput {
   mac: string | null;
   ip: string | null;
   autoConnect: boolean;
+  /** Ask for 3-D Secure (the checkout page only: it can show the challenge); where Conekta's redirect returns. */
+  threeDs?: { returnUrl: string };
   mercadoPago?: { paymentMethodId: string; issuerId: string | null; monto: number; cuotas: number; deviceId: string | null };
   /** A top-up of this voucher (recargas.ts) instead of a new one; its proof is checked by the route. */
   recarga?: TopUpRequest;
@@ -203,6 +205,7 @@ async function chargeAndDeliver(
       user_type: tipo,
     },
     clientIp: input.ip,
+    ...(input.threeDs ? { threeDs: input.threeDs } : {}),
     ...(input.mercadoPago
       ? {
           mercadoPago: {
@@ -222,8 +225,15 @@ async function chargeAndDeliver(
       : await svc.mercadoPago.charge({ accessToken: creds.mercadoPago.accessToken! }, charge);
 
   let charged: Awaited<ReturnType<typeof markCharged>> = null;
+  let challenge: StoredChallenge | null = null;
   try {
     switch (result.outcome) {
+      case 'challenge':
+        challenge = { tipo: result.challenge.kind, url: result.challenge.url, ...(result.challenge.kind === 'iframe' ? { creq: result.challenge.creq } : {}) };
+        await svc.deps.db.transaction((dbtx) =>
+          markChallenge(dbtx, attempt.id, result.payment, challenge!, { pollInMs: svc.pendingPollMs(1), timeoutMs: config.threeDsChallengeTimeoutMs }),
+        );
+        break;
       case 'approved':
         // One statement (atomic without BEGIN/COMMIT): the sale and its delivery job, the job already
         // claimed by this request, which makes the first attempt itself; workers take over if we die.
@@ -286,6 +296,12 @@ async function chargeAndDeliver(
     autoConexion: auto,
   });
 
+  if (result.outcome === 'challenge') {
+    const pass = await openChallengePass(svc, buyer, input, referencia);
+    await recordChallengePass(svc.deps.db.orm, tx.id, pass).catch((e: unknown) => logger.warn({ err: e, referencia }, 'no se pudo registrar el paso del walled garden'));
+    return { charged: true, referencia, response: { status: 202, body: challengeBody(referencia, { ...challenge!, paso_wifi: pass }, config.threeDsChallengeTimeoutMs) } };
+  }
+
   if (result.outcome === 'pending') {
     const row = (await findById(svc.deps.db.orm, tx.id))!;
     return { charged: true, referencia, response: { status: 202, body: mercadoPagoPending(sale(row, {}), result.payment, input.mercadoPago!.cuotas) } };
@@ -314,6 +330,35 @@ async function chargeAndDeliver(
   // A top-up answers the same user and the totals it set (the sale's new terms once delivered).
   if (row.recargaDe !== null) body.recarga = { limite_minutos: row.recargaMinutos, limite_bytes: row.recargaBytes, vigencia_minutos: row.recargaVigenciaMinutos };
   return { charged: true, referencia, response: { status: 200, body } };
+}
+
+/**
+ * While the bank's challenge is open the device, still behind the hotspot, must reach the issuer's hosts:
+ * a TLS-only walled-garden pass for its address through the RouterOS API (closed by the pass job when the
+ * challenge ends or expires). false: no address, or the router could not be reached: only a frictionless
+ * authentication can complete, and the page says so.
+ */
+async function openChallengePass(svc: PaymentsService, buyer: Buyer, input: PurchaseInput, referencia: string): Promise<boolean> {
+  if (!input.ip) return false;
+  try {
+    await svc.hotspot().openChallengePass(buyer.routerId, { ip: input.ip, comment: challengePassComment(referencia) });
+    return true;
+  } catch (e) {
+    svc.deps.logger.warn({ err: e, referencia, router: buyer.routerId }, 'no se pudo abrir el paso 3-D Secure en el router');
+    return false;
+  }
+}
+
+/** The answer of a purchase waiting for the customer's bank (also what the page's status shows on reload). */
+export function challengeBody(referencia: string, c: StoredChallenge, timeoutMs: number): Record<string, unknown> {
+  return {
+    success: false,
+    code: 'autenticacion_requerida',
+    detail: 'Tu banco pide confirmar el pago.',
+    referencia,
+    estado: 'en_autenticacion',
+    autenticacion: { tipo: c.tipo, url: c.url, ...(c.creq ? { creq: c.creq } : {}), paso_wifi: c.paso_wifi === true, segundos: Math.round(timeoutMs / 1000) },
+  };
 }
 
 /**

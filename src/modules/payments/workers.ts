@@ -10,7 +10,21 @@ import { JOB_DONE, LeaseLostError, enqueue, enqueueSql, type JobResult, type Out
 import type { GatewayPayment } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
 import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
-import { JOB, NOW, enqueueRemoval, findByGatewayId, findById, markDeclined, markDelivered, markRefunded, notify, type NoticeKind, type Transaccion } from './repository.js';
+import {
+  JOB,
+  NOW,
+  challengeRemainingMs,
+  enqueueRemoval,
+  findByGatewayId,
+  findById,
+  markChallengeExpired,
+  markDeclined,
+  markDelivered,
+  markRefunded,
+  notify,
+  type NoticeKind,
+  type Transaccion,
+} from './repository.js';
 import type { PaymentsService } from './service.js';
 import { paymentMatches, settle } from './settle.js';
 import { MONEY_KEPT, OPEN, guardSql, transitionFor, type Estado } from './transitions.js';
@@ -44,6 +58,11 @@ export function registerWorkers(svc: PaymentsService): void {
   o.on(JOB.webhookLookup, (job) => webhookLookup(svc, job), { maxAttempts: 200, maxBackoffMs: 30 * 60_000 });
   o.on(JOB.notify, (job) => sendNotice(svc, job), { maxAttempts: 8 });
   o.on(JOB.purge, (job) => purge(svc, job));
+  o.on(JOB.closeChallengePass, (job) => closeChallengePass(svc, job), {
+    maxAttempts: 300,
+    maxBackoffMs: 15 * 60_000,
+    onDead: alertOnDead('No se pudo quitar del router el paso temporal (walled garden) de un pago 3-D Secure; bórrelo a mano'),
+  });
 }
 
 /** An error log line and, when configured, the company's Telegram chat. */
@@ -215,7 +234,8 @@ async function deliveryFailed(svc: PaymentsService, tx: Transaccion, job: Outbox
  */
 async function refund(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
-  if (!tx || !MONEY_KEPT.includes(tx.estado as Estado) || !tx.transaccionId) return;
+  // Money kept, or an approval that came after its 3-D Secure challenge expired (refunded, never delivered).
+  if (!tx || !tx.transaccionId || !(MONEY_KEPT.includes(tx.estado as Estado) || transitionFor(tx, 'reembolso_total'))) return;
   const motivo = typeof job.payload.motivo === 'string' ? job.payload.motivo : 'Reembolso';
   if (svc.remainingCents(tx) > 0) {
     const result = await svc.refundAtGateway(tx);
@@ -264,6 +284,9 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
   }
   if (payment) {
     const effect = await settle(svc, tx, payment, job.attempts);
+    if (tx.estado === 'en_autenticacion' && (effect === 'pending' || effect === 'none') && (payment.status === 'pending' || payment.status === 'unknown')) {
+      return challengeStillOpen(svc, tx, job);
+    }
     if (effect === 'pending' || (payment.status === 'pending' && effect === 'none')) {
       if (svc.pendingGaveUp(tx)) return;
       return { retryInMs: svc.pendingPollMs(job.attempts), note: `pago ${payment.rawStatus}` };
@@ -292,6 +315,39 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
       notifyCompany: false,
     }),
   );
+}
+
+/**
+ * The customer's bank has not answered (the read just taken still says pending): poll again, never past the
+ * challenge's deadline; once past it, the purchase expires (never delivered; a later approval is refunded).
+ */
+async function challengeStillOpen(svc: PaymentsService, tx: Transaccion, job: OutboxJob): Promise<JobResult> {
+  const timeoutMs = svc.deps.config.threeDsChallengeTimeoutMs;
+  const left = await challengeRemainingMs(svc.deps.db.orm, tx.id, timeoutMs);
+  if (left > 0) return { retryInMs: Math.max(200, Math.min(svc.pendingPollMs(job.attempts), left + 50)), note: 'esperando al banco (3-D Secure)' };
+  if (await markChallengeExpired(svc.deps.db.orm, tx.id, timeoutMs)) {
+    svc.deps.logger.info({ transaccion: tx.id, referencia: tx.referencia }, '3-D Secure vencido: no se entrega');
+  }
+}
+
+/**
+ * The device's TLS-only walled-garden pass (3-D Secure) goes once the challenge ended or its time is up,
+ * whichever comes first; a router that cannot be reached is retried (the outbox backs off).
+ */
+async function closeChallengePass(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
+  const tx = await findById(svc.deps.db.orm, txId(job));
+  if (!tx) return;
+  if (tx.estado === 'en_autenticacion') {
+    const left = await challengeRemainingMs(svc.deps.db.orm, tx.id, svc.deps.config.threeDsChallengeTimeoutMs);
+    if (left > 0) return { retryInMs: left + 50, note: 'reto abierto' };
+  }
+  await job.lease?.confirm();
+  await svc.hotspot().closeChallengePass(tx.routerId, challengePassComment(tx.referencia ?? String(tx.id)));
+}
+
+/** The comment that names a purchase's walled-garden pass on the router. */
+export function challengePassComment(referencia: string): string {
+  return `Pagos Hotspot 3DS ${referencia}`;
 }
 
 /**
