@@ -197,10 +197,42 @@ describe('top-ups (recargas)', () => {
     assert.deepEqual(report.violations, []);
   });
 
+  it('one top-up in flight per voucher: while one is charged and not yet applied, another is refused before any charge', async () => {
+    const sale = await buy();
+    const name = sale.usuario_hotspot.usuario;
+    const hotspot = env.t.ctx.hotspot;
+    const original = hotspot.setVoucherLimits.bind(hotspot);
+    hotspot.setVoucherLimits = async () => {
+      throw Object.assign(new Error('failure: simulated trap'), { name: 'TrapError' });
+    };
+    let first;
+    try {
+      first = await topUp(name, sale.usuario_hotspot.contrasena);
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.data.estado, 'cobrada');
+      const second = await topUp(name, sale.usuario_hotspot.contrasena);
+      assert.equal(second.statusCode, 409, second.body);
+      assert.equal(second.data.code, 'recarga_en_curso');
+      assert.ok(second.data.detail);
+      assert.equal(env.f.conekta.ordersFor(second.data.referencia).length, 0, 'nothing charged');
+    } finally {
+      hotspot.setVoucherLimits = original;
+    }
+    await drainAll();
+    assert.equal((await txByRef(env.t.ctx, first.data.referencia)).estado, 'entregada');
+    assert.equal(user(name)[0]['limit-uptime'], '2h');
+    // Once it is applied, the next one is welcome and builds on it.
+    const third = await topUp(name, sale.usuario_hotspot.contrasena);
+    assert.equal(third.statusCode, 200, third.body);
+    assert.equal(user(name)[0]['limit-uptime'], '3h');
+  });
+
   it('concurrent top-ups of one voucher end consistent: each charged one extended it exactly once', async () => {
     const sale = await buy();
     const name = sale.usuario_hotspot.usuario;
-    const answers = await Promise.all([0, 1, 2, 3].map(() => topUp(name, sale.usuario_hotspot.contrasena)));
+    // A slow router keeps the first top-up in flight while the others arrive (more overlap; no timing asserted).
+    env.shop.sim.slow(200);
+    const answers = await Promise.all([0, 1, 2, 3].map(() => topUp(name, sale.usuario_hotspot.contrasena))).finally(() => env.shop.sim.slow(0));
     for (const a of answers) assert.ok(a.statusCode === 200 || (a.statusCode === 409 && a.data.code === 'recarga_en_curso'), a.body);
     const ok = answers.filter((a) => a.statusCode === 200);
     assert.ok(ok.length >= 1);
