@@ -120,6 +120,8 @@ export interface Config {
   checkoutConektaJsUrl: string;
   /** Minutes a checkout session (`/pagar/{sesion}`) stays usable. */
   checkoutSessionMinutes: number;
+  /** How long a 3-D Secure challenge stays open before the purchase expires (never delivered; a later approval is refunded). */
+  threeDsChallengeTimeoutMs: number;
   /** NODE_ENV=production: PUBLIC_BASE_URL must be https. */
   production: boolean;
 }
@@ -202,6 +204,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'CHECKOUT_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Checkout page: Mercado Pago SDK JS v2 (Card Payment Brick); its origin is allowed by the page CSP' },
   { name: 'CHECKOUT_CONEKTA_JS_URL', required: false, default: 'https://pay.conekta.com/v1.0/js/conekta-checkout.min.js', doc: 'Checkout page: Conekta Tokenizer component script; its origin is allowed by the page CSP' },
   { name: 'CHECKOUT_SESSION_MINUTES', required: false, default: '15', doc: 'Minutes a checkout session (/pagar/{sesion}) stays usable' },
+  { name: 'THREE_DS_CHALLENGE_TIMEOUT_MS', required: false, default: '600000', doc: 'Milliseconds a 3-D Secure challenge stays open; then the purchase expires (never delivered) and a later approval is refunded in full' },
   { name: 'PORTAL_CONEKTA_JS_URL', required: false, default: 'https://cdn.conekta.io/js/latest/conekta.js', doc: 'Conekta.js URL written into captive-portal kits' },
   { name: 'PORTAL_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Mercado Pago SDK URL written into captive-portal kits' },
 ];
@@ -331,6 +334,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     checkoutMercadoPagoJsUrl: get('CHECKOUT_MERCADO_PAGO_JS_URL'),
     checkoutConektaJsUrl: get('CHECKOUT_CONEKTA_JS_URL'),
     checkoutSessionMinutes: int('CHECKOUT_SESSION_MINUTES', 1, 120),
+    threeDsChallengeTimeoutMs: int('THREE_DS_CHALLENGE_TIMEOUT_MS', 1000, 3600_000),
     production: (env.NODE_ENV ?? '').trim() === 'production',
   };
   const publicProblem = publicBaseUrlProblem(config.publicBaseUrl, config.production);

@@ -169,6 +169,14 @@ export const transacciones = pgTable('transacciones', {
   primerUsoEn: ts('primer_uso_en'),
   expiraEn: ts('expira_en'),
   expiradaEn: ts('expirada_en'),
+  // 0014 (top-ups): the sale this row extends, and the targets its delivery sets (previo_*: before it).
+  recargaDe: integer('recarga_de'),
+  recargaMinutos: integer('recarga_minutos'),
+  recargaBytes: bigint('recarga_bytes', { mode: 'number' }),
+  recargaVigenciaMinutos: integer('recarga_vigencia_minutos'),
+  recargaPrevioMinutos: integer('recarga_previo_minutos'),
+  recargaPrevioBytes: bigint('recarga_previo_bytes', { mode: 'number' }),
+  recargaPrevioVigenciaMinutos: integer('recarga_previo_vigencia_minutos'),
 });
 
 export const auditoria = pgTable('auditoria', {

@@ -24,19 +24,24 @@ export function gatewayOrigins(scriptUrl: string): string[] {
   return [origin, ...(REAL_EXTRAS[origin] ?? [])];
 }
 
-/** The policy of every document we serve under /pagar (the page, its notice, its errors). */
-export function checkoutCsp(gateway: string[]): string {
+/**
+ * The policy of every document we serve under /pagar (the page, its notice, its errors). `challenge`: where a
+ * 3-D Secure challenge may be framed and its `creq` posted (Mercado Pago: the issuer's ACS, on hosts nobody
+ * can list in advance, so any https origin; scripts stay ours and the gateway's only).
+ */
+export function checkoutCsp(gateway: string[], challenge: string[] = []): string {
   const g = gateway.join(' ');
+  const c = challenge.length > 0 ? ` ${challenge.join(' ')}` : '';
   return [
     `default-src 'none'`,
     `script-src 'self' ${g}`,
-    `frame-src ${g}`,
+    `frame-src ${g}${c}`,
     `connect-src 'self' ${g}`,
     `img-src 'self' data: ${g}`,
     // The real Brick sets inline styles on its own elements; scripts stay strict.
     `style-src 'self' 'unsafe-inline' ${g}`,
     `font-src 'self' ${g}`,
-    `form-action 'self' ${g}`,
+    `form-action 'self' ${g}${c}`,
     `base-uri 'none'`,
     `frame-ancestors 'none'`,
   ].join('; ');
@@ -100,7 +105,9 @@ export function checkoutPage(d: PageData): string {
     <div id="card-fields" class="card-fields"></div>
   </section>
   <section id="autenticacion" hidden aria-label="Verificación de tu banco">
-    <p>Tu banco pide confirmar el pago.</p>
+    <h2>Tu banco pide confirmar el pago</h2>
+    <p class="seguro">Es la verificación 3-D Secure de tu tarjeta. Tienes unos minutos; si no la terminas, no se hace ningún cargo.</p>
+    <p id="paso-wifi" class="aviso-wifi" hidden>No pudimos abrir el acceso a la página de tu banco desde este WiFi. Si no carga, paga con otra tarjeta o vuelve a intentarlo más tarde.</p>
     <div id="reto" class="reto"></div>
   </section>
   <div id="estado" class="estado" role="status" aria-live="polite"></div>
