@@ -79,6 +79,25 @@ describe('operators panel in Chromium: company time zone and cash sales', { skip
         await page.getByText(shown(createdUtc, zone)).first().waitFor();
         await pw.w.shot(page, group, 'detalle-tokio');
 
+        // The hotspot's login address for the printed QR codes, on the router's card (hostile input refused).
+        await page.goto(`${pw.panelUrl}#/routers`);
+        await heading(page, 'Routers');
+        const address = page.getByLabel('Dirección de acceso del hotspot');
+        if (width === 1280) {
+          await address.fill('http://evil.example/x');
+          await page.getByRole('button', { name: 'Guardar dirección' }).click();
+          await page.getByRole('alert').filter({ hasText: /dns_name inválido/ }).waitFor();
+          await address.fill('Wifi.Esquina.example');
+          await page.getByRole('button', { name: 'Guardar dirección' }).click();
+          await page.getByText('Dirección guardada: wifi.esquina.example').waitFor();
+          const [r] = await t.ctx.db.query<{ dns_name: string | null }>(`SELECT dns_name FROM routers WHERE id = $1`, [routerId]);
+          assert.equal(r.dns_name, 'wifi.esquina.example');
+          await page.reload();
+        }
+        await heading(page, 'Routers');
+        assert.equal(await page.getByLabel('Dirección de acceso del hotspot').inputValue(), 'wifi.esquina.example');
+        await pw.w.shot(page, group, 'router-direccion');
+
         await page.goto(`${pw.panelUrl}#/inicio`);
         await heading(page, 'Inicio');
         await page.getByTestId('efectivo-hoy').waitFor();
@@ -92,7 +111,7 @@ describe('operators panel in Chromium: company time zone and cash sales', { skip
         const overflow2 = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
         assert.ok(overflow2 <= 0, `home with its table open at ${width}px scrolls sideways by ${overflow2}px`);
         await pw.w.shot(page, group, 'inicio-efectivo');
-        assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], `at ${width}px`);
+        assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], `at ${width}px`); // 422s: the refused inputs above
       } finally {
         await context.close();
       }

@@ -231,6 +231,23 @@ describe('counter vouchers after the sale: vendido at first use, expiry, cash in
       assert.ok(shop.sim.received('/ip/hotspot/profile/print').length > reads, 'the profile was read over the API');
       if (fromRouter !== null) assert.equal(fromRouter, 'login.hotspot.example');
 
+      // The ticket says which batch and when it was made, in the company's zone (storage stays UTC).
+      const [made] = await t.ctx.db.query<{ creado_en: string }>(`SELECT creado_en::text AS creado_en FROM lotes WHERE id = $1`, [id]);
+      const stamp = (zone: string) =>
+        new Intl.DateTimeFormat('es-MX', { timeZone: zone, day: '2-digit', month: '2-digit', year: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' }).format(new Date(made.creado_en.replace(' ', 'T') + 'Z'));
+      for (const zone of ['America/Mexico_City', 'Asia/Kolkata']) {
+        const z = await t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: admin(), payload: { zona_horaria: zone } });
+        assert.equal(z.statusCode, 200, z.body);
+        for (const formato of ['80mm', 'a4']) {
+          const pdf = await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}/pdf?formato=${formato}`, headers: admin() });
+          if (missing('pdftotext')) break;
+          writeFileSync(join(dir, 'pie.pdf'), pdf.rawPayload);
+          const text = execFileSync('pdftotext', [join(dir, 'pie.pdf'), '-']).toString('utf8').replace(/\s+/g, ' ');
+          assert.ok(text.includes(`Lote ${id} · ${stamp(zone)}`), `${formato} in ${zone}: ${text}`);
+        }
+      }
+      assert.notEqual(stamp('America/Mexico_City'), stamp('Asia/Kolkata'));
+
       // Hostile values are refused with a JSON 422 and change nothing.
       for (const bad of ['http://evil.example', 'evil.example/login', 'a b', 'evil.example:80', 'x@evil.example', '<script>', '-bad.example', '999.1.1.1', 'a'.repeat(254)]) {
         const r = await t.request({ method: 'PUT', url: `/api/v1/admin/mi-empresa/routers/${shop.routerId}`, headers: admin(), payload: { dns_name: bad } });

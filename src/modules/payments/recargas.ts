@@ -166,14 +166,15 @@ export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ sa
  * original ones plus the top-ups still paid (delivered, not refunded). Returns a retry delay while another
  * top-up of the voucher is in flight (its target may include this one's time), or null when done.
  */
-export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirmLease: () => Promise<void>): Promise<number | null> {
+export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirmLease: () => Promise<void>, attempts = 1): Promise<number | null> {
   const { db } = svc.deps;
   return db.transaction(async (t) => {
     const [saleRaw] = rows(await t.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe} FOR UPDATE`));
     const sale = saleRaw ? rowToTransaccion(saleRaw) : null;
     const [busy] = rows(await t.execute(sql`SELECT count(*)::int AS n FROM transacciones
       WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
-    if (Number(busy?.n ?? 0) > 0) return 2_000;
+    // Growing waits (up to a minute): the other one ends by its delivery deadline at the latest.
+    if (Number(busy?.n ?? 0) > 0) return Math.min(60_000, 1_000 * Math.max(1, attempts));
     const live = sale && ['entregada', 'reembolso_parcial'].includes(sale.estado) && sale.estadoHotspot === 'active';
     if (live) {
       // Original terms (the first top-up's previous ones) plus the deltas of the top-ups still paid.

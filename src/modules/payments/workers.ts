@@ -256,7 +256,7 @@ async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobR
   if (tx.recargaDe !== null) {
     // A refunded top-up takes its extension back and keeps the user.
     if (tx.estadoHotspot === 'disabled') return;
-    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm());
+    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm(), job.attempts);
     return wait === null ? undefined : { retryInMs: wait, note: 'otra recarga de la ficha está en curso' };
   }
   // The sale's own top-ups bought time on a user that goes now: their money goes back too.

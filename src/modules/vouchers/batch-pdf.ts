@@ -3,9 +3,13 @@
  * ticket a page so the printer cuts between them). Each ticket: the company's logo and name, the plan,
  * the credentials and a QR code opening the hotspot's login with them.
  */
-import PDFDocument from 'pdfkit';
-import QRCode from 'qrcode';
 import type { BatchVoucher } from './batches.js';
+
+// pdfkit (fonts, fontkit) and qrcode are loaded on the first sheet, not at start: together about 30 MB of
+// an idle instance's memory and a good part of its start-up, for a page few instances ever print.
+let modules: Promise<{ PDFDocument: typeof import('pdfkit'); QRCode: typeof import('qrcode') }> | null = null;
+const loadModules = () =>
+  (modules ??= Promise.all([import('pdfkit'), import('qrcode')]).then(([pdf, qr]) => ({ PDFDocument: pdf.default, QRCode: qr.default })));
 
 export const FORMATOS = ['a4', '58mm', '80mm'] as const;
 export type Formato = (typeof FORMATOS)[number];
@@ -16,12 +20,25 @@ export interface SheetInput {
   logo: Buffer | null;
   plan: string;
   detalle: string | null;
+  /** The batch and when it was made, in the company's zone (e.g. `Lote 12 · 03/12/26, 10:14`). */
+  pie: string;
   /** `http://<dns-name>/login`, or '' when unknown (no QR then). */
   loginBase: string;
   vouchers: BatchVoucher[];
 }
 
 const MM = 72 / 25.4;
+
+/** When a batch was made (naive UTC from the database), short, in the company's zone. */
+export function batchStamp(naiveUtc: string, zone: string): string {
+  const d = new Date(naiveUtc.replace(' ', 'T') + (/[zZ]$/.test(naiveUtc) ? '' : 'Z'));
+  const opts = { day: '2-digit', month: '2-digit', year: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' } as const;
+  try {
+    return new Intl.DateTimeFormat('es-MX', { ...opts, timeZone: zone }).format(d);
+  } catch {
+    return new Intl.DateTimeFormat('es-MX', { ...opts, timeZone: 'UTC' }).format(d) + ' UTC';
+  }
+}
 
 export function loginUrl(base: string, v: BatchVoucher): string {
   return `${base}?${new URLSearchParams({ username: v.usuario, password: v.password }).toString()}`;
@@ -43,12 +60,13 @@ function drawQr(doc: PDFKit.PDFDocument, m: QrModules, x: number, y: number, siz
 }
 
 export async function renderSheet(input: SheetInput, formato: Formato): Promise<Buffer> {
+  const { PDFDocument, QRCode } = await loadModules();
   // QR codes as vector squares (one path each): sharp at any printer resolution, and far faster to
   // write and to rasterise than 500 embedded images.
   const qrs = input.vouchers.map((v) => (input.loginBase ? QRCode.create(loginUrl(input.loginBase, v), { errorCorrectionLevel: 'M' }).modules : null));
   const roll = formato !== 'a4';
   const width = formato === '58mm' ? 58 * MM : formato === '80mm' ? 80 * MM : 0;
-  const doc = new PDFDocument(roll ? { size: [width, 230], margin: 8, autoFirstPage: false } : { size: 'A4', margin: 24, autoFirstPage: false });
+  const doc = new PDFDocument(roll ? { size: [width, 250], margin: 8, autoFirstPage: false } : { size: 'A4', margin: 24, autoFirstPage: false });
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -78,6 +96,9 @@ export async function renderSheet(input: SheetInput, formato: Formato): Promise<
     doc.font('Courier-Bold').fontSize(10).text(v.usuario, textX, textY + 10, { lineBreak: false });
     doc.font('Helvetica').fontSize(8).text('Contraseña:', textX, textY + 24, { lineBreak: false });
     doc.font('Courier-Bold').fontSize(10).text(v.password, textX, textY + 34, { lineBreak: false });
+    // A4: in the gap above the credentials (the cell has no room below them); roll: under them.
+    if (roll) doc.font('Helvetica').fontSize(7).text(input.pie, textX, textY + 50, { width: w, lineBreak: false });
+    else doc.font('Helvetica').fontSize(6.5).text(input.pie, textX, top + 21, { width: w - qrSize - 6, lineBreak: false });
   };
   if (roll) {
     for (let i = 0; i < input.vouchers.length; i++) {

@@ -72,6 +72,15 @@ interface BatchRow {
   usuario: string;
 }
 
+/**
+ * `minutes` of validity as an SQL interval, a minute lasting `minuteSeconds` (config.vigenciaMinuteSeconds:
+ * 60 in production). Whatever moves `expira_en` by a validity should use this, so tests that shorten the
+ * minute stay consistent.
+ */
+export function validitySpan(minutes: SQL, minuteSeconds: number): SQL {
+  return sql`make_interval(secs => (${minutes})::double precision * ${minuteSeconds}::double precision)`;
+}
+
 export class ValidityService {
   constructor(private readonly deps: ValidityDeps) {
     deps.outbox.on(VALIDITY_JOB.plan, () => this.plan());
@@ -80,7 +89,7 @@ export class ValidityService {
 
   /** `minutes` of validity as an SQL interval (a minute lasts vigenciaMinuteSeconds). */
   private span(minutes: SQL): SQL {
-    return sql`make_interval(secs => (${minutes})::double precision * ${this.deps.config.vigenciaMinuteSeconds}::double precision)`;
+    return validitySpan(minutes, this.deps.config.vigenciaMinuteSeconds);
   }
 
   /** Make sure the planner exists (idempotent: one per database, whichever instance runs it). */

@@ -3584,6 +3584,7 @@ export interface paths {
                             routers: {
                                 activo: boolean;
                                 creado_en: string | null;
+                                dns_name: string | null;
                                 host: string;
                                 id: string;
                                 nombre: string;
