@@ -28,6 +28,7 @@ import type { SellableProductView } from './ports.js';
 import { rowToTransaccion, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { voucherComment } from './vouchers.js';
+import { validitySpan } from '../vouchers/validity.js';
 
 /** What identifies the voucher to extend; `verificada`: its proof was already checked (a checkout session). */
 export interface TopUpRequest {
@@ -133,12 +134,15 @@ export async function lockAndTarget(ex: Executor, routerId: string, empresaId: s
   return { sale, targets: computeTargets(sale, product) };
 }
 
-/** The extended sale's new terms, SET from the top-up row `u` in the statement that records the delivery. */
-export const extendSaleSql = sql`UPDATE transacciones s SET
+/**
+ * The extended sale's new terms, SET from the top-up row `u` in the statement that records the delivery
+ * (`expira_en` moves by the validity added, a minute lasting `minuteSeconds`: vouchers' validitySpan).
+ */
+export const extendSaleSql = (minuteSeconds: number) => sql`UPDATE transacciones s SET
     limite_minutos = coalesce(u.recarga_minutos, s.limite_minutos),
     limite_bytes = coalesce(u.recarga_bytes, s.limite_bytes),
     expira_en = CASE WHEN s.expira_en IS NULL OR u.recarga_vigencia_minutos IS NULL THEN s.expira_en
-                     ELSE s.expira_en + make_interval(mins => u.recarga_vigencia_minutos - s.vigencia_minutos) END,
+                     ELSE s.expira_en + ${validitySpan(sql`u.recarga_vigencia_minutos - s.vigencia_minutos`, minuteSeconds)} END,
     vigencia_minutos = coalesce(u.recarga_vigencia_minutos, s.vigencia_minutos),
     actualizada_en = (now() AT TIME ZONE 'utc')
   FROM u WHERE s.id = u.recarga_de AND u.recarga_de IS NOT NULL`;
@@ -197,7 +201,7 @@ export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirm
           limite_minutos = coalesce(${minutos}::int, s.limite_minutos),
           limite_bytes = coalesce(${bytes}::bigint, s.limite_bytes),
           expira_en = CASE WHEN s.expira_en IS NULL OR ${vigencia}::int IS NULL THEN s.expira_en
-                           ELSE s.expira_en + make_interval(mins => ${vigencia}::int - s.vigencia_minutos) END,
+                           ELSE s.expira_en + ${validitySpan(sql`${vigencia}::int - s.vigencia_minutos`, svc.deps.config.vigenciaMinuteSeconds)} END,
           vigencia_minutos = coalesce(${vigencia}::int, s.vigencia_minutos),
           actualizada_en = (now() AT TIME ZONE 'utc')
         WHERE s.id = ${sale.id}`);

@@ -151,7 +151,7 @@ async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccio
   } catch (e) {
     return deliveryFailed(svc, tx, job, e);
   }
-  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql });
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql(svc.deps.config.vigenciaMinuteSeconds) });
   if (!delivered) {
     // Refunded while we were writing: its revert is a durable job of its own (after our write).
     const now = await findById(db.orm, tx.id);
