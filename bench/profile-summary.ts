@@ -1,6 +1,8 @@
 /**
  * Summarise a V8 .cpuprofile (from `npm run bench -- --profile`): self time by function and by package,
- * and inclusive time of the project's own functions. Usage: npx tsx bench/profile-summary.ts <file> [top]
+ * and inclusive time of the project's own functions. Usage: npx tsx bench/profile-summary.ts <file> [top] [--busiest <s>]
+ * `--busiest <s>`: only the samples of the busiest <s>-second window (a bench profile spans the whole life of
+ * the service, mostly idle while the floors run; the window is the measured load).
  */
 import { readFileSync } from 'node:fs';
 
@@ -11,10 +13,32 @@ interface Node {
   children?: number[];
 }
 
-const [file, topArg] = process.argv.slice(2);
+const argv = process.argv.slice(2);
+const busiestAt = argv.indexOf('--busiest');
+const busiestS = busiestAt >= 0 ? Number(argv.splice(busiestAt, 2)[1]) : null;
+const [file, topArg] = argv;
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
 const byId = new Map(profile.nodes.map((n) => [n.id, n]));
+if (busiestS !== null) {
+  // Recount hitCount from the samples of the busiest window only.
+  const times: number[] = [];
+  let t = 0;
+  for (const d of profile.timeDeltas) times.push((t += d));
+  const isIdle = (id: number) => byId.get(id)!.callFrame.functionName === '(idle)';
+  let best = 0;
+  let bestStart = 0;
+  let busy = 0;
+  for (let lo = 0, hi = 0; hi < times.length; hi++) {
+    if (!isIdle(profile.samples[hi])) busy++;
+    while (times[hi] - times[lo] > busiestS * 1e6) if (!isIdle(profile.samples[lo++])) busy--;
+    if (busy > best) [best, bestStart] = [busy, lo];
+  }
+  for (const n of profile.nodes) n.hitCount = 0;
+  let count = 0;
+  for (let i = bestStart; i < times.length && times[i] - times[bestStart] <= busiestS * 1e6; i++, count++) byId.get(profile.samples[i])!.hitCount++;
+  console.log(`busiest ${busiestS} s: ${count} samples from ${(times[bestStart] / 1e6).toFixed(1)} s, ${((best / count) * 100).toFixed(0)} % busy`);
+}
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
 const totalHits = profile.nodes.reduce((s, n) => s + n.hitCount, 0);

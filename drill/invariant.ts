@@ -18,7 +18,7 @@
  *      live one is a voucher of a batch that was not voided, not voided or expired itself; every voucher of
  *      a live batch that reached the router is still there; no gateway charge claims a batch voucher's name.
  *   7. An expired voucher (sale or batch) was delivered and is now disabled (still on the router, never live).
- * Transactions still open (`iniciada`, `cobrada`, `en_revision`) are reported apart: the drill waits for
+ * Transactions still open (`iniciada`, `en_autenticacion`, `cobrada`, `en_revision`) are reported apart: the drill waits for
  * them to settle first (see `waitSettled`), and any left are violations of its deadline.
  */
 import type { ConektaFake } from '../sandbox/conekta.js';

@@ -16,7 +16,7 @@ ALTER TABLE transacciones ADD COLUMN IF NOT EXISTS recarga_previo_bytes bigint;
 ALTER TABLE transacciones ADD COLUMN IF NOT EXISTS recarga_previo_vigencia_minutos integer;
 CREATE INDEX IF NOT EXISTS idx_transacciones_recarga_de ON transacciones (recarga_de) WHERE recarga_de IS NOT NULL;
 
--- A top-up row carries the user name of the sale it extends: the live-name index covers sales only.
+-- A top-up row carries the user name of the sale it extends: the live-name index (as 0013 left it) covers sales only.
 DROP INDEX IF EXISTS uq_transacciones_voucher_vivo;
 CREATE UNIQUE INDEX IF NOT EXISTS uq_transacciones_voucher_vivo ON transacciones (router_id, usuario_hotspot)
   WHERE referencia IS NOT NULL AND recarga_de IS NULL AND estado IN ('iniciada', 'en_autenticacion', 'cobrada', 'entregada', 'en_revision', 'reembolso_parcial');

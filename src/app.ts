@@ -2,7 +2,7 @@
  * The HTTP application: infrastructure plugins first (security headers, CORS, rate limiting, OpenAPI),
  * then the auth guards, then one plugin per route group, with one error and one not-found handler.
  */
-import { randomUUID } from 'node:crypto';
+import { createServer } from 'node:http';
 import Fastify from 'fastify';
 import rateLimit from '@fastify/rate-limit';
 import swagger from '@fastify/swagger';
@@ -12,6 +12,7 @@ import type { AppContext } from './context.js';
 import type { App } from './infra/http/types.js';
 import { frameworkErrors, registerErrorHandling } from './infra/http/error-handling.js';
 import { registerSecurityHeaders } from './infra/http/security-headers.js';
+import { requestIdOf } from './infra/http/request-id.js';
 import { registerBodyShapeRules } from './infra/http/body-shape.js';
 import { registerCors } from './infra/http/cors.js';
 import pino from 'pino';
@@ -20,6 +21,7 @@ import { createGuards, type Guards } from './modules/auth/guards.js';
 import authRoutes from './modules/auth/routes.js';
 import companyModule from './modules/company/index.js';
 import catalogRoutes from './modules/catalog/routes.js';
+import { portalFastPath, type FastPath } from './modules/catalog/fast-path.js';
 import systemRoutes from './modules/system/routes.js';
 import hotspotRoutes from './modules/hotspot/routes.js';
 import paymentRoutes from './modules/payments/routes.js';
@@ -54,12 +56,25 @@ function trustProxyOption(t: false | number | string[]): boolean | string[] | ((
 }
 
 export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promise<App> {
+  // The portal's hottest reads, answered before Fastify when their caches hold everything (catalog/fast-path.ts).
+  let fastPath: FastPath | null = null;
   const app = Fastify({
-    loggerInstance: opts.logger === false ? pino({ level: 'silent' }) : ctx.logger,
-    genReqId: (req) => {
-      const given = req.headers['x-request-id'];
-      return typeof given === 'string' && /^[A-Za-z0-9._-]{1,100}$/.test(given) ? given : randomUUID();
+    // Fastify's own HTTP/1 server (lib/server.js: the same timeouts), with the fast path in front of its handler.
+    serverFactory: (handler, options) => {
+      // Fastify hands its resolved options (defaults filled in).
+      const o = options as { http?: object; keepAliveTimeout: number; requestTimeout: number; connectionTimeout: number; maxRequestsPerSocket: number };
+      const server = createServer(o.http ?? {}, (req, res) => {
+        if (fastPath?.(req, res)) return;
+        handler(req, res);
+      });
+      server.keepAliveTimeout = o.keepAliveTimeout;
+      server.requestTimeout = o.requestTimeout;
+      server.setTimeout(o.connectionTimeout);
+      if (o.maxRequestsPerSocket > 0) server.maxRequestsPerSocket = o.maxRequestsPerSocket;
+      return server;
     },
+    loggerInstance: opts.logger === false ? pino({ level: 'silent' }) : ctx.logger,
+    genReqId: (req) => requestIdOf(req.headers['x-request-id']),
     trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 1024 * 1024,
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
@@ -98,7 +113,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   });
 
   // Helmet's headers, computed once (see security-headers.ts: per-request helmet was a measurable cost).
-  registerSecurityHeaders(app, {
+  const securityHeaders = registerSecurityHeaders(app, {
     // The API serves JSON, logos embedded by captive portals on other origins, and the docs UI.
     contentSecurityPolicy: false,
     crossOriginResourcePolicy: { policy: 'cross-origin' },
@@ -143,5 +158,6 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
   await app.register(panelRoutes);
 
   await app.ready();
+  fastPath = portalFastPath(ctx, securityHeaders);
   return app;
 }

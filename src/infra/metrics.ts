@@ -23,7 +23,12 @@ export function createMetrics() {
     labelNames: ['kind'] as const,
     registers: [registry],
   });
-  return { registry, httpDuration, routerKeyCache, outboxDeadJobs };
+  const portalFastPath = new Counter({
+    name: 'portal_fast_path_responses_total',
+    help: 'Captive-portal reads answered from the caches without the framework (modules/catalog/fast-path.ts)',
+    registers: [registry],
+  });
+  return { registry, httpDuration, routerKeyCache, outboxDeadJobs, portalFastPath };
 }
 
 export type Metrics = ReturnType<typeof createMetrics>;

@@ -27,6 +27,14 @@ export interface OutboxJob {
   leaseToken?: string;
   /** Set while the job runs under an outbox: renew-and-check the lease (throws LeaseLostError). */
   lease?: Lease;
+  /**
+   * For a job this process inserted already claimed (`claimForMs`): local time before which the first
+   * `confirm()` needs no round trip — the time just before the claiming statement was sent plus a third of
+   * `claimForMs`. Until then the lease cannot have lapsed (the database set it to run out a whole `claimForMs`
+   * after that statement) and only its token ends it; a purchase's first delivery confirms milliseconds after
+   * claiming, before its first router call. Later confirmations always ask the database.
+   */
+  freshUntil?: number;
 }
 
 export interface Lease {
@@ -254,6 +262,8 @@ export class Outbox {
     // The lease is ours until `validUntil` (local clock, from the last successful renewal, with a margin for
     // clock and network); a renewal that finds another token, or none in time, loses it for good.
     let validUntil = Date.now() + this.opts.leaseMs * 0.8;
+    // Only the first confirmation may skip the round trip: it comes before any effect outside the database.
+    let freshUntil = job.freshUntil ?? 0;
     let lost = false;
     const renew = async (): Promise<boolean> => {
       const started = Date.now();
@@ -272,6 +282,9 @@ export class Outbox {
           lost = true;
           throw new LeaseLostError(job.id);
         }
+        const fresh = Date.now() < freshUntil;
+        freshUntil = 0;
+        if (fresh) return;
         // A renewal that fails (the database blipped) cannot prove the lease is still ours: stop.
         const ok = await renew().catch(() => false);
         if (!ok) {

@@ -64,6 +64,49 @@ describe('top-ups (recargas)', () => {
     assert.deepEqual(report.violations, []);
   });
 
+  it('a plan with data and validity: limit-bytes-total and expira_en grow to the stored targets too', async () => {
+    const [p] = await env.t.ctx.db.query<{ id: number }>(
+      `INSERT INTO productos (empresa_id, router_id, perfil_mikrotik_id, perfil_mikrotik_nombre, nombre_venta, precio, moneda, duracion_minutos, limite_bytes, vigencia_minutos, vigencia_desde)
+       VALUES ($1, $2, '*9', '1_HORA', 'Datos 1 GB', '19.99', 'MXN', 60, 1000000000, 120, 'primer_uso') RETURNING id`,
+      [env.shop.empresaId, env.shop.routerId],
+    );
+    const s0 = await post('/api/v1/payments/pagar-conekta', conektaBody(p.id));
+    assert.equal(s0.statusCode, 200, s0.body);
+    const name = s0.data.usuario_hotspot.usuario;
+    assert.equal(user(name)[0]['limit-bytes-total'], '1000000000');
+    // The first login was seen 10 minutes ago: the validity ends in 110 minutes.
+    await env.t.ctx.db.query(
+      `UPDATE transacciones SET primer_uso_en = (now() AT TIME ZONE 'utc') - interval '10 minutes', expira_en = (now() AT TIME ZONE 'utc') + interval '110 minutes' WHERE referencia = $1`,
+      [s0.data.referencia],
+    );
+    const before = await txByRef(env.t.ctx, s0.data.referencia);
+    const res = await topUp(name, s0.data.usuario_hotspot.contrasena, { producto_id: p.id });
+    assert.equal(res.statusCode, 200, res.body);
+    assert.deepEqual(res.data.recarga, { limite_minutos: 120, limite_bytes: 2000000000, vigencia_minutos: 240 });
+    const [u] = user(name);
+    assert.equal(u['limit-bytes-total'], '2000000000');
+    assert.equal(u['limit-uptime'], '2h');
+    const after = await txByRef(env.t.ctx, s0.data.referencia);
+    assert.equal(after.vigenciaMinutos, 240);
+    assert.equal(after.limiteBytes, 2000000000);
+    assert.equal(new Date(after.expiraEn!).getTime() - new Date(before.expiraEn!).getTime(), 120 * 60_000, 'expira_en moved by the plan’s validity');
+    // profile-info (what the portal shows) carries the new time left and data.
+    const info = await env.t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(env.shop.apiKey), payload: { username: name, password: s0.data.usuario_hotspot.contrasena } });
+    assert.equal(info.data.limite_bytes, 2000000000);
+    assert.ok(info.data.tiempo_restante > 200 * 60 && info.data.tiempo_restante <= 230 * 60, String(info.data.tiempo_restante));
+    // Its refund puts every dimension back.
+    const row = await txByRef(env.t.ctx, res.data.referencia);
+    const r = await env.t.request({ method: 'POST', url: `/api/v1/admin/mi-empresa/transacciones/${row.id}/reembolso`, headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: {} });
+    assert.equal(r.statusCode, 202, r.body);
+    await drainAll();
+    assert.equal(user(name)[0]['limit-bytes-total'], '1000000000');
+    assert.equal(user(name)[0]['limit-uptime'], '1h');
+    const back = await txByRef(env.t.ctx, s0.data.referencia);
+    assert.equal(back.vigenciaMinutos, 120);
+    assert.equal(new Date(back.expiraEn!).getTime(), new Date(before.expiraEn!).getTime());
+    assert.deepEqual((await invariant()).violations, []);
+  });
+
   it('the same Idempotency-Key replays the top-up without a second charge or extension', async () => {
     const sale = await buy();
     const key = `recarga-${sale.referencia}`;
@@ -154,10 +197,42 @@ describe('top-ups (recargas)', () => {
     assert.deepEqual(report.violations, []);
   });
 
+  it('one top-up in flight per voucher: while one is charged and not yet applied, another is refused before any charge', async () => {
+    const sale = await buy();
+    const name = sale.usuario_hotspot.usuario;
+    const hotspot = env.t.ctx.hotspot;
+    const original = hotspot.setVoucherLimits.bind(hotspot);
+    hotspot.setVoucherLimits = async () => {
+      throw Object.assign(new Error('failure: simulated trap'), { name: 'TrapError' });
+    };
+    let first;
+    try {
+      first = await topUp(name, sale.usuario_hotspot.contrasena);
+      assert.equal(first.statusCode, 200, first.body);
+      assert.equal(first.data.estado, 'cobrada');
+      const second = await topUp(name, sale.usuario_hotspot.contrasena);
+      assert.equal(second.statusCode, 409, second.body);
+      assert.equal(second.data.code, 'recarga_en_curso');
+      assert.ok(second.data.detail);
+      assert.equal(env.f.conekta.ordersFor(second.data.referencia).length, 0, 'nothing charged');
+    } finally {
+      hotspot.setVoucherLimits = original;
+    }
+    await drainAll();
+    assert.equal((await txByRef(env.t.ctx, first.data.referencia)).estado, 'entregada');
+    assert.equal(user(name)[0]['limit-uptime'], '2h');
+    // Once it is applied, the next one is welcome and builds on it.
+    const third = await topUp(name, sale.usuario_hotspot.contrasena);
+    assert.equal(third.statusCode, 200, third.body);
+    assert.equal(user(name)[0]['limit-uptime'], '3h');
+  });
+
   it('concurrent top-ups of one voucher end consistent: each charged one extended it exactly once', async () => {
     const sale = await buy();
     const name = sale.usuario_hotspot.usuario;
-    const answers = await Promise.all([0, 1, 2, 3].map(() => topUp(name, sale.usuario_hotspot.contrasena)));
+    // A slow router keeps the first top-up in flight while the others arrive (more overlap; no timing asserted).
+    env.shop.sim.slow(200);
+    const answers = await Promise.all([0, 1, 2, 3].map(() => topUp(name, sale.usuario_hotspot.contrasena))).finally(() => env.shop.sim.slow(0));
     for (const a of answers) assert.ok(a.statusCode === 200 || (a.statusCode === 409 && a.data.code === 'recarga_en_curso'), a.body);
     const ok = answers.filter((a) => a.statusCode === 200);
     assert.ok(ok.length >= 1);

@@ -28,7 +28,8 @@ export function helmetHeaders(options: Readonly<HelmetOptions>): Record<string, 
   return headers;
 }
 
-export function registerSecurityHeaders(app: App, options: Readonly<HelmetOptions>): void {
+/** Sets helmet's headers on every response; returns them (lower-case names) for answers made outside Fastify. */
+export function registerSecurityHeaders(app: App, options: Readonly<HelmetOptions>): ReadonlyArray<readonly [string, string]> {
   const headers = helmetHeaders(options);
   // Lower-case names: what Fastify stores anyway, so reply.header does no extra work.
   const entries = Object.entries(headers).map(([name, value]) => [name.toLowerCase(), value] as const);
@@ -36,4 +37,5 @@ export function registerSecurityHeaders(app: App, options: Readonly<HelmetOption
     for (const [name, value] of entries) reply.header(name, value);
     done();
   });
+  return entries;
 }

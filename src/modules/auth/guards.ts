@@ -22,13 +22,33 @@ const notAuthenticated = () => unauthorized('Not authenticated', 'not_authentica
 const badScheme = () => unauthorized('Invalid authentication credentials', 'invalid_credentials_scheme');
 
 /** The credential of `Authorization: Bearer <x>`; null when the header is absent or empty. */
-function bearer(request: FastifyRequest): string | null {
+function bearer(request: Pick<FastifyRequest, 'headers'>): string | null {
   const header = request.headers.authorization;
   if (!header || header.trim() === '') return null;
   const space = header.indexOf(' ');
   const scheme = space < 0 ? header : header.slice(0, space);
   const credential = space < 0 ? '' : header.slice(space + 1).trim();
   if (scheme.toLowerCase() !== 'bearer') throw badScheme();
+  if (!credential) throw notAuthenticated();
+  return credential;
+}
+
+/**
+ * The router key a request presents: `Authorization: Bearer <key>`, else `X-API-Key`; throws the 401s of a
+ * missing or malformed credential. (The guard below and the portal's fast path, catalog/fast-path.ts.)
+ */
+export function routerCredential(request: Pick<FastifyRequest, 'headers'>): string {
+  let credential: string | null = null;
+  try {
+    credential = bearer(request);
+  } catch (err) {
+    // A non-Bearer Authorization header is fine when the key comes in X-API-Key.
+    if (!(err instanceof ApiError) || !request.headers['x-api-key']) throw err;
+  }
+  if (!credential) {
+    const header = request.headers['x-api-key'];
+    credential = (Array.isArray(header) ? header[0] : header)?.trim() || null;
+  }
   if (!credential) throw notAuthenticated();
   return credential;
 }
@@ -66,19 +86,9 @@ export function createGuards(ctx: AppContext): Guards {
     },
     // Callback style: a key this instance verified recently passes without a promise (every portal call).
     routerKey(request, _reply, done) {
-      let credential: string | null = null;
+      let credential: string;
       try {
-        try {
-          credential = bearer(request);
-        } catch (err) {
-          // A non-Bearer Authorization header is fine when the key comes in X-API-Key.
-          if (!(err instanceof ApiError) || !request.headers['x-api-key']) throw err;
-        }
-        if (!credential) {
-          const header = request.headers['x-api-key'];
-          credential = (Array.isArray(header) ? header[0] : header)?.trim() || null;
-        }
-        if (!credential) throw notAuthenticated();
+        credential = routerCredential(request);
         const hit = ctx.routerKeys.verifyCached(credential);
         if (hit) {
           request.routerPrincipal = hit;

@@ -58,7 +58,9 @@ export class RouterKeyService {
   private readonly key: Uint8Array;
   private readonly cache = new Map<string, CacheEntry>();
   private generation = 0;
-  private readonly usage = new Map<string, { count: number; lastUsed: Date }>();
+  private readonly usage = new Map<string, { count: number; lastUsed: number }>();
+  /** The hit counter's child, looked up once (prom-client hashes the labels on every labelled inc). */
+  private readonly hitCounter: { inc(): void };
   private flushTimer: NodeJS.Timeout | null = null;
   private flushing: Promise<void> | null = null;
 
@@ -70,6 +72,7 @@ export class RouterKeyService {
     private readonly opts: { bus?: ChangeBus; metrics?: Metrics; logger?: Logger } = {},
   ) {
     this.key = new TextEncoder().encode(secret);
+    this.hitCounter = opts.metrics?.routerKeyCache.labels({ outcome: 'hit' }) ?? { inc: () => undefined };
     opts.bus?.subscribe((topic) => {
       if (topic === '*' || topic === KEY_TOPICS.keys || topic.startsWith('empresa:') || topic.startsWith('router:')) this.invalidate();
     });
@@ -139,9 +142,26 @@ export class RouterKeyService {
       this.cache.delete(jwt);
       throw keyError('API Key expirada', 'api_key_expired');
     }
-    this.opts.metrics?.routerKeyCache.inc({ outcome: 'hit' });
-    this.countUse(hit.principal.keyId);
+    this.countHit(hit.principal);
     return hit.principal;
+  }
+
+  /**
+   * What `verifyCached` would accept, without counting a use and without throwing (null: not cached, expired
+   * or malformed — the caller then takes the full path, which answers those). With `countHit` after it, the
+   * same as a `verifyCached` hit (the portal's fast path, modules/catalog/fast-path.ts).
+   */
+  peekCached(credential: string): RouterPrincipal | null {
+    if (!credential.startsWith(API_KEY_PREFIX)) return null;
+    const hit = this.cache.get(credential.slice(API_KEY_PREFIX.length));
+    const now = Date.now();
+    return hit && now - hit.cachedAt < CACHE_TTL_MS && now < hit.expMs ? hit.principal : null;
+  }
+
+  /** Count a use of a key `peekCached` returned (metrics and the usage flush, as a `verifyCached` hit). */
+  countHit(principal: RouterPrincipal): void {
+    this.hitCounter.inc();
+    this.countUse(principal.keyId);
   }
 
   /** Verify a presented credential (`jwt_...`); throws the legacy 401s. */
@@ -198,11 +218,13 @@ export class RouterKeyService {
 
   private countUse(keyId: string): void {
     const entry = this.usage.get(keyId);
+    // A number, not a Date: this runs on every portal request; the flush converts it.
+    const now = Date.now();
     if (entry) {
       entry.count++;
-      entry.lastUsed = new Date();
+      entry.lastUsed = now;
     } else {
-      this.usage.set(keyId, { count: 1, lastUsed: new Date() });
+      this.usage.set(keyId, { count: 1, lastUsed: now });
     }
     this.flushTimer ??= setTimeout(() => {
       this.flushTimer = null;
@@ -224,7 +246,7 @@ export class RouterKeyService {
                   last_used = GREATEST(COALESCE(t.last_used, v.l), v.l)
              FROM (SELECT unnest($1::text[]) AS k, unnest($2::int[]) AS n, unnest($3::timestamp[]) AS l) v
             WHERE t.key_id = v.k`,
-          [batch.map(([k]) => k), batch.map(([, u]) => u.count), batch.map(([, u]) => dateToDb(u.lastUsed))],
+          [batch.map(([k]) => k), batch.map(([, u]) => u.count), batch.map(([, u]) => dateToDb(new Date(u.lastUsed)))],
         );
       } catch (err) {
         for (const [k, u] of batch) {

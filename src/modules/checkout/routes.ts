@@ -25,7 +25,7 @@ import { autoConexion } from '../payments/responses.js';
 import { centsToDecimal, priceToCents } from '../payments/money.js';
 import { computeTargets, proveVoucher } from '../payments/recargas.js';
 import { CheckoutSessions, SESSION_ID_RE, parseLoginContext, type CheckoutSession, type Pasarela } from './sessions.js';
-import { PLAIN_CSP, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
+import { PLAIN_CSP, basePath, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
 
 const ROUTER_KEY_SECURITY = ROUTER_KEY_SECURITY_UNION as unknown as Array<Record<string, string[]>>;
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), 'assets');
@@ -98,11 +98,23 @@ function challengeOrigins(apiBase: string): string[] {
   return origin && !origin.startsWith('https:') ? ['https:', origin] : ['https:'];
 }
 
+/** The recurring job that deletes expired checkout sessions. */
+export const PURGE_JOB = 'checkout.purgar';
+
 const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'checkout_session_not_found');
 
 export default async function checkoutRoutes(app: App) {
   const ctx = app.ctx;
   const sessions = new CheckoutSessions(ctx.db);
+  // Retention: sessions expired for a day go, by a recurring outbox job (one per database, whichever instance runs it).
+  ctx.payments.outbox.on(PURGE_JOB, async () => {
+    const n = await sessions.purge();
+    if (n > 0) app.log.info({ sesiones: n }, 'checkout: sesiones vencidas depuradas');
+    return { retryInMs: 3600_000 };
+  });
+  app.addHook('onReady', async () => {
+    await ctx.payments.outbox.enqueue(ctx.db.orm, PURGE_JOB, {}, { dedupeKey: 'checkout:purgar', delayMs: 60_000 }).catch((e: unknown) => app.log.warn({ err: e }, 'checkout: no se pudo programar la depuración'));
+  });
   const voucherLimits = {
     maxPerClient: ctx.config.hotspotMaxFailuresPerClient,
     maxPerIp: ctx.config.hotspotMaxFailuresPerIp,
@@ -223,14 +235,14 @@ export default async function checkoutRoutes(app: App) {
     { onRequest: async () => void requireBase(), schema: { hide: true, params: SesionParams } },
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
-      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace de pago no válido', 'Este enlace de pago no existe.'));
-      if (!s.vigente && !s.referencia) return html(reply, 410, PLAIN_CSP, errorPage('El enlace de pago expiró', 'Por tu seguridad, los enlaces de pago duran pocos minutos.'));
+      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace de pago no válido', 'Este enlace de pago no existe.', basePath(ctx.config.publicBaseUrl)));
+      if (!s.vigente && !s.referencia) return html(reply, 410, PLAIN_CSP, errorPage('El enlace de pago expiró', 'Por tu seguridad, los enlaces de pago duran pocos minutos.', basePath(ctx.config.publicBaseUrl)));
       const [creds, product, config] = await Promise.all([
         ctx.companies.getGatewayCredentials(s.empresaId),
         ctx.catalog.getSellableProduct(s.empresaId, s.routerId, s.productoId),
         ctx.catalog.publicConfig(s.empresaId, s.routerId),
       ]);
-      if (!creds || !product || !config) return html(reply, 404, PLAIN_CSP, errorPage('Producto no disponible', 'Este plan ya no está a la venta.'));
+      if (!creds || !product || !config) return html(reply, 404, PLAIN_CSP, errorPage('Producto no disponible', 'Este plan ya no está a la venta.', basePath(ctx.config.publicBaseUrl)));
       const pub = JSON.parse(config.body.toString('utf8')) as { empresa: { logo_url: string | null }; router: { nombre: string; ubicacion: string | null } };
       const cents = priceToCents(product.precio) ?? 0;
       const script = scriptFor(s.pasarela);
@@ -254,6 +266,7 @@ export default async function checkoutRoutes(app: App) {
           nombre: s.nombre,
           gatewayScript: script,
           expiraEn: naiveIso(s.expiraEn) ?? '',
+          base: basePath(ctx.config.publicBaseUrl),
         }),
       );
     },
@@ -264,10 +277,10 @@ export default async function checkoutRoutes(app: App) {
     { onRequest: async () => void requireBase(), schema: { hide: true, params: SesionParams } },
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
-      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
+      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.', basePath(ctx.config.publicBaseUrl)));
       const [e] = await ctx.db.orm.select({ nombre: empresas.nombre, aviso: empresas.avisoPrivacidad }).from(empresas).where(eq(empresas.id, s.empresaId)).limit(1);
-      if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre)));
+      if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.', basePath(ctx.config.publicBaseUrl)));
+      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre), basePath(ctx.config.publicBaseUrl)));
     },
   );
 

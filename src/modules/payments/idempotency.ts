@@ -13,6 +13,7 @@
 import { createHash } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import type { Database } from '../../infra/db/index.js';
+import { ASYNC_COMMIT_CTE } from '../../infra/db/async-commit.js';
 import type { SecretBox } from '../../infra/crypto/secrets.js';
 
 export interface StoredResponse {
@@ -49,6 +50,14 @@ export function requestHash(endpoint: string, body: unknown): string {
   return createHash('sha256').update(endpoint).update('\n').update(JSON.stringify(canon(body))).digest('hex');
 }
 
+/**
+ * The claim and the stored answer commit asynchronously (infra/db/async-commit.ts): the attempt's commit,
+ * synchronous and always before a charge, flushes the claim with it (lost before that, nothing was charged
+ * and a retry claims again); a lost answer is the case of a `complete` that failed (a same-key retry is
+ * answered from the attempt's row).
+ */
+const ASYNC_COMMIT = ASYNC_COMMIT_CTE;
+
 export class IdempotencyStore {
   constructor(
     private readonly db: Database,
@@ -62,8 +71,9 @@ export class IdempotencyStore {
   /** `owner`: a token of this request (its referencia), which the attempt's commit must still find on the key. */
   async claim(routerId: string, key: string, endpoint: string, hash: string, owner: string): Promise<Claim> {
     const inserted = await this.db.query<{ clave: string }>(
-      `INSERT INTO idempotencia_solicitudes (router_id, clave, endpoint, hash_solicitud, propietario)
-       VALUES ($1, $2, $3, $4, $5) ON CONFLICT DO NOTHING RETURNING clave`,
+      `WITH ${ASYNC_COMMIT}
+       INSERT INTO idempotencia_solicitudes (router_id, clave, endpoint, hash_solicitud, propietario)
+       SELECT $1::varchar, $2::varchar, $3::varchar, $4::varchar, $5::varchar FROM nowait ON CONFLICT DO NOTHING RETURNING clave`,
       [routerId, key, endpoint, hash, owner],
     );
     if (inserted.length > 0) return { kind: 'owner' };
@@ -140,8 +150,9 @@ export class IdempotencyStore {
 
   async complete(routerId: string, key: string, response: StoredResponse): Promise<void> {
     await this.db.query(
-      `UPDATE idempotencia_solicitudes SET estado = 'completada', respuesta_status = $3, respuesta_cifrada = $4, actualizada_en = now()
-        WHERE router_id = $1 AND clave = $2`,
+      `WITH ${ASYNC_COMMIT}
+       UPDATE idempotencia_solicitudes SET estado = 'completada', respuesta_status = $3, respuesta_cifrada = $4, actualizada_en = now()
+         FROM nowait WHERE router_id = $1 AND clave = $2`,
       [routerId, key, response.status, this.box.encrypt(JSON.stringify(response.body))],
     );
   }

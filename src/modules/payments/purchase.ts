@@ -237,7 +237,12 @@ async function chargeAndDeliver(
       case 'approved':
         // One statement (atomic without BEGIN/COMMIT): the sale and its delivery job, the job already
         // claimed by this request, which makes the first attempt itself; workers take over if we die.
-        charged = await markCharged(svc.deps.db.orm, attempt.id, result.payment, config.provisionDeadlineMinutes, { claimForMs: svc.outbox.leaseMs });
+        // Committed asynchronously (infra/db/async-commit.ts): lost to a database crash, it is the case of
+        // this process dying right after the charge, which the attempt's reconcile job (committed
+        // synchronously before the charge) already settles: it finds the payment by our referencia, records
+        // it and delivers the attempt's voucher (the one this request may have created: same name and
+        // comment, so it is created once).
+        charged = await markCharged(svc.deps.db.orm, attempt.id, result.payment, config.provisionDeadlineMinutes, { claimForMs: svc.outbox.leaseMs, asyncCommit: true });
         break;
       case 'pending':
         await svc.deps.db.transaction((dbtx) => markPending(dbtx, attempt.id, result.payment, svc.pendingPollMs(1)));

@@ -28,6 +28,7 @@ import type { SellableProductView } from './ports.js';
 import { rowToTransaccion, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { voucherComment } from './vouchers.js';
+import { validitySpan } from '../vouchers/validity.js';
 
 /** What identifies the voucher to extend; `verificada`: its proof was already checked (a checkout session). */
 export interface TopUpRequest {
@@ -133,12 +134,15 @@ export async function lockAndTarget(ex: Executor, routerId: string, empresaId: s
   return { sale, targets: computeTargets(sale, product) };
 }
 
-/** The extended sale's new terms, SET from the top-up row `u` in the statement that records the delivery. */
-export const extendSaleSql = sql`UPDATE transacciones s SET
+/**
+ * The extended sale's new terms, SET from the top-up row `u` in the statement that records the delivery
+ * (`expira_en` moves by the validity added, a minute lasting `minuteSeconds`: vouchers' validitySpan).
+ */
+export const extendSaleSql = (minuteSeconds: number) => sql`UPDATE transacciones s SET
     limite_minutos = coalesce(u.recarga_minutos, s.limite_minutos),
     limite_bytes = coalesce(u.recarga_bytes, s.limite_bytes),
     expira_en = CASE WHEN s.expira_en IS NULL OR u.recarga_vigencia_minutos IS NULL THEN s.expira_en
-                     ELSE s.expira_en + make_interval(mins => u.recarga_vigencia_minutos - s.vigencia_minutos) END,
+                     ELSE s.expira_en + ${validitySpan(sql`u.recarga_vigencia_minutos - s.vigencia_minutos`, minuteSeconds)} END,
     vigencia_minutos = coalesce(u.recarga_vigencia_minutos, s.vigencia_minutos),
     actualizada_en = (now() AT TIME ZONE 'utc')
   FROM u WHERE s.id = u.recarga_de AND u.recarga_de IS NOT NULL`;
@@ -166,14 +170,15 @@ export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ sa
  * original ones plus the top-ups still paid (delivered, not refunded). Returns a retry delay while another
  * top-up of the voucher is in flight (its target may include this one's time), or null when done.
  */
-export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirmLease: () => Promise<void>): Promise<number | null> {
+export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirmLease: () => Promise<void>, attempts = 1): Promise<number | null> {
   const { db } = svc.deps;
   return db.transaction(async (t) => {
     const [saleRaw] = rows(await t.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe} FOR UPDATE`));
     const sale = saleRaw ? rowToTransaccion(saleRaw) : null;
     const [busy] = rows(await t.execute(sql`SELECT count(*)::int AS n FROM transacciones
       WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
-    if (Number(busy?.n ?? 0) > 0) return 2_000;
+    // Growing waits (up to a minute): the other one ends by its delivery deadline at the latest.
+    if (Number(busy?.n ?? 0) > 0) return Math.min(60_000, 1_000 * Math.max(1, attempts));
     const live = sale && ['entregada', 'reembolso_parcial'].includes(sale.estado) && sale.estadoHotspot === 'active';
     if (live) {
       // Original terms (the first top-up's previous ones) plus the deltas of the top-ups still paid.
@@ -196,7 +201,7 @@ export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirm
           limite_minutos = coalesce(${minutos}::int, s.limite_minutos),
           limite_bytes = coalesce(${bytes}::bigint, s.limite_bytes),
           expira_en = CASE WHEN s.expira_en IS NULL OR ${vigencia}::int IS NULL THEN s.expira_en
-                           ELSE s.expira_en + make_interval(mins => ${vigencia}::int - s.vigencia_minutos) END,
+                           ELSE s.expira_en + ${validitySpan(sql`${vigencia}::int - s.vigencia_minutos`, svc.deps.config.vigenciaMinuteSeconds)} END,
           vigencia_minutos = coalesce(${vigencia}::int, s.vigencia_minutos),
           actualizada_en = (now() AT TIME ZONE 'utc')
         WHERE s.id = ${sale.id}`);

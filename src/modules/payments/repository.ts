@@ -6,6 +6,7 @@
  */
 import { and, eq, getTableColumns, inArray, sql, type SQL, type SQLWrapper } from 'drizzle-orm';
 import type { Executor } from '../../infra/db/index.js';
+import { ASYNC_COMMIT_CTE } from '../../infra/db/async-commit.js';
 import { transacciones } from '../../infra/db/schema.js';
 import { enqueue, enqueueSql, jobDoneSql, newLeaseToken, type OutboxJob } from '../../infra/outbox.js';
 import type { Challenge, GatewayPayment } from './gateways/types.js';
@@ -55,10 +56,17 @@ const rowsOf = (result: unknown) => ((result as { rows?: Record<string, unknown>
  * inserted when the UPDATE matched (the transition happened). `extra` adds more statements to the same
  * commit (e.g. marking the running job done). Returns the updated row and the job id, or null.
  */
-async function transitionWithJob(ex: Executor, update: unknown, job: (from: SQL) => SQL, extra: SQL[] = []): Promise<{ tx: Transaccion; jobId: number | null } | null> {
+async function transitionWithJob(
+  ex: Executor,
+  update: unknown,
+  job: (from: SQL) => SQL,
+  extra: SQL[] = [],
+  opts: { asyncCommit?: boolean } = {},
+): Promise<{ tx: Transaccion; jobId: number | null } | null> {
   const more = extra.map((e, i) => sql`, x${sql.raw(String(i))} AS (${e})`);
-  const result = await ex.execute(sql`WITH u AS (${statementOf(update)}), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}
-    SELECT u.*, (SELECT id FROM j LIMIT 1) AS "__job_id" FROM u`);
+  const nowait = opts.asyncCommit ? [sql.raw(`, ${ASYNC_COMMIT_CTE}`), sql.raw(', nowait')] : [sql``, sql``];
+  const result = await ex.execute(sql`WITH u AS (${statementOf(update)}), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}${nowait[0]}
+    SELECT u.*, (SELECT id FROM j LIMIT 1) AS "__job_id" FROM u${nowait[1]}`);
   const [raw] = rowsOf(result);
   if (!raw) return null;
   return { tx: rowToTransaccion(raw), jobId: raw.__job_id === null || raw.__job_id === undefined ? null : Number(raw.__job_id) };
@@ -101,7 +109,13 @@ export async function markCharged(
   id: number,
   payment: GatewayPayment,
   deadlineMinutes: number,
-  opts: { claimForMs?: number; lecturaFresca?: boolean; voucher?: { username: string; passwordEnc: string | null } } = {},
+  opts: {
+    claimForMs?: number;
+    lecturaFresca?: boolean;
+    voucher?: { username: string; passwordEnc: string | null };
+    /** Commit asynchronously (infra/db/async-commit.ts); only where a lost commit is a handled case (the purchase). */
+    asyncCommit?: boolean;
+  } = {},
 ): Promise<{ tx: Transaccion; job: OutboxJob | null } | null> {
   const update = ex
     .update(transacciones)
@@ -121,9 +135,13 @@ export async function markCharged(
     .where(and(eq(transacciones.id, id), guardSql('cobro_aprobado', { lecturaFresca: opts.lecturaFresca })))
     .returning();
   const leaseToken = opts.claimForMs !== undefined ? newLeaseToken() : undefined;
-  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs, leaseToken }, from));
+  const claimedAt = Date.now();
+  const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs, leaseToken }, from), [], {
+    asyncCommit: opts.asyncCommit,
+  });
   if (!done) return null;
-  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: opts.claimForMs !== undefined ? 1 : 0, leaseToken };
+  const claimed = opts.claimForMs !== undefined;
+  const job = done.jobId === null ? null : { id: done.jobId, kind: JOB.deliver, payload: { transaccionId: id }, attempts: claimed ? 1 : 0, leaseToken, ...(claimed ? { freshUntil: claimedAt + opts.claimForMs! / 3 } : {}) };
   return { tx: done.tx, job };
 }
 
@@ -318,6 +336,10 @@ export async function markDelivered(
       ...(opts.extendSale ? [opts.extendSale] : []),
       ...(opts.receipt ? [enqueueSql(RECEIPT_JOB, idPayload, keyFor('recibo:'), {}, sql`FROM u WHERE u.cliente_email IS NOT NULL AND u.cliente_email <> ''`)] : []),
     ],
+    // Asynchronous commit (infra/db/async-commit.ts): lost to a database crash, the delivery job (committed
+    // with the charge) is still leased, and its next run finds the voucher already on the router (same name
+    // and comment: created once) and records the delivery again, notices and receipt included.
+    { asyncCommit: true },
   );
   return done?.tx ?? null;
 }

@@ -150,7 +150,7 @@ async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccio
   } catch (e) {
     return deliveryFailed(svc, tx, job, e);
   }
-  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql });
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql(svc.deps.config.vigenciaMinuteSeconds) });
   if (!delivered) {
     // Refunded while we were writing: its revert is a durable job of its own (after our write).
     const now = await findById(db.orm, tx.id);
@@ -255,7 +255,7 @@ async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobR
   if (tx.recargaDe !== null) {
     // A refunded top-up takes its extension back and keeps the user.
     if (tx.estadoHotspot === 'disabled') return;
-    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm());
+    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm(), job.attempts);
     return wait === null ? undefined : { retryInMs: wait, note: 'otra recarga de la ficha está en curso' };
   }
   // The sale's own top-ups bought time on a user that goes now: their money goes back too.

@@ -3,9 +3,13 @@
  * ticket a page so the printer cuts between them). Each ticket: the company's logo and name, the plan,
  * the credentials and a QR code opening the hotspot's login with them.
  */
-import PDFDocument from 'pdfkit';
-import QRCode from 'qrcode';
 import type { BatchVoucher } from './batches.js';
+
+// pdfkit (fonts, fontkit) and qrcode are loaded on the first sheet, not at start: together about 30 MB of
+// an idle instance's memory and a good part of its start-up, for a page few instances ever print.
+let modules: Promise<{ PDFDocument: typeof import('pdfkit'); QRCode: typeof import('qrcode') }> | null = null;
+const loadModules = () =>
+  (modules ??= Promise.all([import('pdfkit'), import('qrcode')]).then(([pdf, qr]) => ({ PDFDocument: pdf.default, QRCode: qr.default })));
 
 export const FORMATOS = ['a4', '58mm', '80mm'] as const;
 export type Formato = (typeof FORMATOS)[number];
@@ -56,6 +60,7 @@ function drawQr(doc: PDFKit.PDFDocument, m: QrModules, x: number, y: number, siz
 }
 
 export async function renderSheet(input: SheetInput, formato: Formato): Promise<Buffer> {
+  const { PDFDocument, QRCode } = await loadModules();
   // QR codes as vector squares (one path each): sharp at any printer resolution, and far faster to
   // write and to rasterise than 500 embedded images.
   const qrs = input.vouchers.map((v) => (input.loginBase ? QRCode.create(loginUrl(input.loginBase, v), { errorCorrectionLevel: 'M' }).modules : null));

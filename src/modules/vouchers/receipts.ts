@@ -5,7 +5,7 @@
  * (no job is queued). Sent once per purchase as far as SMTP allows: the job is deduplicated per purchase
  * and its Message-ID is fixed by the referencia, so a retried send after a lost reply is recognisable.
  */
-import nodemailer, { type Transporter } from 'nodemailer';
+import type { Transporter } from 'nodemailer';
 import type { Logger } from 'pino';
 import type { Database } from '../../infra/db/index.js';
 import type { SecretBox } from '../../infra/crypto/secrets.js';
@@ -50,8 +50,12 @@ export class ReceiptService {
     return this.deps.config.smtpUrl !== '';
   }
 
-  private mailer(): Transporter {
-    this.transport ??= nodemailer.createTransport(this.deps.config.smtpUrl);
+  /** nodemailer is loaded with the first receipt (about 15 MB of an idle instance that sends none). */
+  private async mailer(): Promise<Transporter> {
+    if (!this.transport) {
+      const { default: nodemailer } = await import('nodemailer');
+      this.transport ??= nodemailer.createTransport(this.deps.config.smtpUrl);
+    }
     return this.transport;
   }
 
@@ -86,7 +90,7 @@ export class ReceiptService {
       'Guarde este correo: lo necesitará si cambia de dispositivo.',
     ];
     await job.lease?.confirm();
-    await this.mailer().sendMail({
+    await (await this.mailer()).sendMail({
       from: this.deps.config.smtpFrom,
       to: r.cliente_email,
       subject: `Su ficha de Internet — ${r.empresa}`,

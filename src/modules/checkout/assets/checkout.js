@@ -6,7 +6,8 @@
   if (!root) return;
   var d = root.dataset;
   var sesion = d.sesion;
-  var api = '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
+  // PUBLIC_BASE_URL may carry a path (a proxy at https://host/pagos): every call of ours starts with it.
+  var api = (d.base || '') + '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
   var estadoEl = document.getElementById('estado');
   var pagando = false;
   // One key per payment attempt of this page: a retry of the same request is answered, never charged again.
@@ -119,6 +120,10 @@
           pagando = false;
           document.getElementById('autenticacion').hidden = true;
           document.getElementById('reto').innerHTML = '';
+          // Nothing was charged: the person may try another card on this page (a new attempt, a new key).
+          idemKey = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : idemKey + '1';
+          document.getElementById('pago').hidden = false;
+          mount();
           return say(b.mensaje || 'El pago no se completó. No se hizo ningún cargo.', 'error');
         }
         if (tries > 0) setTimeout(function () { poll(tries - 1); }, 1500);
@@ -197,6 +202,13 @@
     });
   }
 
+  var mounted = false;
+  function mount() {
+    if (mounted) return;
+    mounted = true;
+    if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago();
+  }
+
   // A session already used (the page reloaded after paying): show where it stands.
   fetch(api + '/estado', { headers: { accept: 'application/json' } })
     .then(function (r) { return r.json(); })
@@ -204,13 +216,14 @@
       // Back from the bank's page (Conekta's return_url) or a reload during the challenge: the server reads the gateway.
       if (b.referencia && b.estado === 'en_autenticacion') {
         pagando = true;
+        document.getElementById('pago').hidden = true;
         if (b.autenticacion && b.autenticacion.tipo === 'iframe') return startChallenge(b.autenticacion);
         say('Confirmando con tu banco…', 'aviso');
         return backFromBank();
       }
       if (b.referencia) { pagando = true; say('Consultando tu pago…', 'aviso'); return poll(40); }
       if (b.estado === 'expirada') return say('Este enlace de pago expiró. Vuelve a la página del WiFi.', 'error');
-      if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago();
+      mount();
     })
-    .catch(function () { if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago(); });
+    .catch(function () { mount(); });
 })();
