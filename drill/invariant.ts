@@ -10,7 +10,15 @@
  *   3. No voucher without an approved charge: every active voucher of ours (RouterOS comment
  *      `pagos-hotspot tx=<referencia>`) belongs to a paid, unrefunded order and a delivered transaction.
  *   4. The amount charged is the transaction's amount.
- * Transactions still open (`iniciada`, `cobrada`, `en_revision`) are reported apart: the drill waits for
+ *   5. Top-ups (issue 15) are charges without a voucher of their own: no router user carries a top-up's
+ *      referencia; the sale's user has exactly its original limits plus those of its top-ups whose money
+ *      is kept (less: a paid top-up not applied; more: an extension nobody paid for, e.g. a refund not
+ *      reverted or a delivery applied twice); a top-up whose money is kept has a live sale.
+ *   6. Counter (batch) vouchers (comment `pagos-hotspot lote=<id>`) are live without gateway money: each
+ *      live one is a voucher of a batch that was not voided, not voided or expired itself; every voucher of
+ *      a live batch that reached the router is still there; no gateway charge claims a batch voucher's name.
+ *   7. An expired voucher (sale or batch) was delivered and is now disabled (still on the router, never live).
+ * Transactions still open (`iniciada`, `en_autenticacion`, `cobrada`, `en_revision`) are reported apart: the drill waits for
  * them to settle first (see `waitSettled`), and any left are violations of its deadline.
  */
 import type { ConektaFake } from '../sandbox/conekta.js';
@@ -30,6 +38,14 @@ export interface TxRow {
   monto_centavos: number | null;
   /** The validity sweeper disabled its voucher (issue 15): delivered, now legitimately disabled. */
   expirada: boolean;
+  /** A top-up: the sale it extends, and its stored targets (totals) and the terms before it. */
+  recarga_de: number | null;
+  recarga_minutos: number | null;
+  recarga_previo_minutos: number | null;
+  recarga_bytes: string | number | null;
+  recarga_previo_bytes: string | number | null;
+  limite_minutos: number | null;
+  limite_bytes: string | number | null;
 }
 
 export interface InvariantInput {
@@ -57,12 +73,33 @@ export interface InvariantReport {
   };
 }
 
-export const OPEN_STATES = ['iniciada', 'cobrada', 'en_revision'];
+export const OPEN_STATES = ['iniciada', 'en_autenticacion', 'cobrada', 'en_revision'];
 const COMMENT = /^pagos-hotspot tx=(.+)$/;
+const BATCH_COMMENT = /^pagos-hotspot lote=(\d+)$/;
+
+/** RouterOS duration (`1d2h3m4s`, `01:02:03`) → seconds; null when absent. */
+function durationSeconds(v: string | undefined): number | null {
+  if (v === undefined || v === '') return null;
+  const clock = /^(?:(\d+)d\s*)?(\d+):(\d+):(\d+)$/.exec(v);
+  if (clock) return Number(clock[1] ?? 0) * 86400 + Number(clock[2]) * 3600 + Number(clock[3]) * 60 + Number(clock[4]);
+  let total = 0;
+  for (const m of v.matchAll(/(\d+)(w|d|h|ms|m|s)/g)) total += Number(m[1]) * ({ w: 604800, d: 86400, h: 3600, m: 60, s: 1, ms: 0 } as Record<string, number>)[m[2]];
+  return total;
+}
+
+interface BatchVoucherRow {
+  lote_id: number;
+  router_id: string;
+  usuario: string;
+  estado: string;
+  en_router: boolean;
+  lote_estado: string;
+}
 
 export async function transactions(query: Query): Promise<TxRow[]> {
   return query<TxRow>(
-    `SELECT id, referencia, estado, pasarela, transaccion_id, router_id, usuario_hotspot, monto_centavos, expirada_en IS NOT NULL AS expirada
+    `SELECT id, referencia, estado, pasarela, transaccion_id, router_id, usuario_hotspot, monto_centavos, expirada_en IS NOT NULL AS expirada,
+            recarga_de, recarga_minutos, recarga_previo_minutos, recarga_bytes, recarga_previo_bytes, limite_minutos, limite_bytes
        FROM transacciones WHERE referencia IS NOT NULL ORDER BY id`,
   );
 }
@@ -120,13 +157,22 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
     paidByRef.set(c.ref, [...(paidByRef.get(c.ref) ?? []), c]);
   }
 
-  const vouchers = new Map<string, { router: number; name: string; disabled: boolean }[]>();
+  const vouchers = new Map<string, { router: number; name: string; disabled: boolean; uptime: number | null; bytes: number | null }[]>();
+  const batchUsers: { router: number; lote: number; name: string; disabled: boolean }[] = [];
   input.routers.forEach((sim, i) => {
     for (const u of sim.state.users.rows) {
+      const b = BATCH_COMMENT.exec(u.comment ?? '');
+      if (b) batchUsers.push({ router: i, lote: Number(b[1]), name: u.name, disabled: u.disabled === 'true' || u.disabled === 'yes' });
       const m = COMMENT.exec(u.comment ?? '');
       if (!m) continue;
       const list = vouchers.get(m[1]) ?? [];
-      list.push({ router: i, name: u.name, disabled: u.disabled === 'true' || u.disabled === 'yes' });
+      list.push({
+        router: i,
+        name: u.name,
+        disabled: u.disabled === 'true' || u.disabled === 'yes',
+        uptime: durationSeconds(u['limit-uptime']),
+        bytes: u['limit-bytes-total'] ? Number(u['limit-bytes-total']) : null,
+      });
       vouchers.set(m[1], list);
     }
   });
@@ -155,6 +201,12 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
       continue;
     }
     const refunded = isRefunded(order);
+    if (tx.recarga_de !== null) {
+      // 5. A top-up: its state agrees with its money; its extension is checked per sale below.
+      if (refunded && tx.estado !== 'reembolsada') violations.push(`reembolso no reflejado: recarga ${ref} reembolsada en la pasarela, transacción ${tx.estado}`);
+      if (!refunded && tx.estado !== 'entregada' && tx.estado !== 'reembolso_parcial') violations.push(`recarga cobrada y no aplicada ni reembolsada: ${ref} (transacción ${tx.estado})`);
+      continue;
+    }
     if (refunded) {
       if (tx.estado !== 'reembolsada') violations.push(`reembolso no reflejado: ${ref} reembolsada en la pasarela, transacción ${tx.estado}`);
       if (active(ref).length > 0) violations.push(`ficha activa tras reembolso: ${ref} (${active(ref).map((v) => v.name).join(', ')})`);
@@ -167,6 +219,74 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
         if ((vouchers.get(ref) ?? []).length > 1) violations.push(`varias fichas para una compra vencida: ${ref}`);
       } else if (active(ref).length !== 1) violations.push(`entregada sin ficha en el router: ${ref} (${active(ref).length} fichas activas)`);
     }
+  }
+
+  // 5. Top-ups: no voucher of their own; the sale's user has its original limits plus the top-ups paid.
+  const byId = new Map(txs.map((t) => [Number(t.id), t]));
+  const topUpsBySale = new Map<number, TxRow[]>();
+  for (const t of txs) {
+    if (t.recarga_de === null) continue;
+    topUpsBySale.set(Number(t.recarga_de), [...(topUpsBySale.get(Number(t.recarga_de)) ?? []), t]);
+    if ((vouchers.get(t.referencia) ?? []).length > 0) violations.push(`recarga con ficha propia: ${t.referencia} (una recarga nunca crea un usuario)`);
+  }
+  const kept = (t: TxRow) => {
+    const paid = paidByRef.get(t.referencia);
+    return !!paid && !isRefunded(paid[0]);
+  };
+  for (const [saleId, list] of topUpsBySale) {
+    const sale = byId.get(saleId);
+    if (!sale) {
+      violations.push(`recarga sin venta: ${list.map((t) => t.referencia).join(', ')}`);
+      continue;
+    }
+    const paidTopUps = list.filter(kept);
+    const saleLive = ['entregada', 'reembolso_parcial'].includes(sale.estado) && kept(sale);
+    if (!saleLive) {
+      for (const t of paidTopUps) violations.push(`recarga cobrada sobre una ficha dada de baja: ${t.referencia} (venta ${sale.referencia} ${sale.estado})`);
+      continue;
+    }
+    const user = (vouchers.get(sale.referencia) ?? [])[0];
+    if (!user) continue; // reported by rule 2 for the sale
+    const first = [...list].sort((a, b) => Number(a.id) - Number(b.id))[0];
+    const sum = (f: (t: TxRow) => number | null) => paidTopUps.reduce((n, t) => n + (f(t) ?? 0), 0);
+    const n = (v: string | number | null) => (v === null ? null : Number(v));
+    if (first.recarga_previo_minutos !== null) {
+      const expected = (first.recarga_previo_minutos + sum((t) => (t.recarga_minutos === null ? null : t.recarga_minutos - (t.recarga_previo_minutos ?? 0)))) * 60;
+      if ((user.uptime ?? 0) < expected) violations.push(`recarga cobrada sin extensión: venta ${sale.referencia} tiene ${user.uptime}s de ${expected}s pagados`);
+      if ((user.uptime ?? 0) > expected) violations.push(`extensión sin cobro: venta ${sale.referencia} tiene ${user.uptime}s y se pagaron ${expected}s`);
+    }
+    if (first.recarga_previo_bytes !== null) {
+      const expected = n(first.recarga_previo_bytes)! + sum((t) => (t.recarga_bytes === null ? null : n(t.recarga_bytes)! - (n(t.recarga_previo_bytes) ?? 0)));
+      if ((user.bytes ?? 0) !== expected) violations.push(`datos de recarga: venta ${sale.referencia} tiene ${user.bytes} bytes y se pagaron ${expected}`);
+    }
+  }
+
+  // 6 and 7 for counter vouchers: live without gateway money; expired ones disabled; none claimed by a charge.
+  const batchRows = await input
+    .query<BatchVoucherRow>(
+      `SELECT f.lote_id, f.router_id, f.usuario, f.estado, f.en_router, l.estado AS lote_estado FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id`,
+    )
+    .catch(() => [] as BatchVoucherRow[]);
+  const batchKey = (lote: number, name: string) => `${lote}|${name}`;
+  const batchByKey = new Map(batchRows.map((r) => [batchKey(Number(r.lote_id), r.usuario), r]));
+  const seenBatch = new Set<string>();
+  for (const u of batchUsers) {
+    const row = batchByKey.get(batchKey(u.lote, u.name));
+    seenBatch.add(batchKey(u.lote, u.name));
+    if (u.disabled) continue;
+    if (!row) violations.push(`ficha de lote sin lote: ${u.name} (lote ${u.lote} no la generó)`);
+    else if (row.lote_estado === 'anulado' || row.estado === 'anulado') violations.push(`ficha de lote anulada y activa: ${u.name} (lote ${u.lote})`);
+    else if (row.estado === 'expirado') violations.push(`ficha de lote activa tras vencer: ${u.name} (lote ${u.lote})`);
+  }
+  for (const r of batchRows) {
+    if (r.en_router && r.lote_estado !== 'anulado' && ['generado', 'vendido'].includes(r.estado) && !seenBatch.has(batchKey(Number(r.lote_id), r.usuario))) {
+      violations.push(`ficha de lote ausente del router: ${r.usuario} (lote ${r.lote_id})`);
+    }
+  }
+  const batchNames = new Set(batchRows.map((r) => `${r.router_id}|${r.usuario}`));
+  for (const t of txs) {
+    if (t.recarga_de !== null || !t.usuario_hotspot || !paidByRef.has(t.referencia)) continue;
+    if (batchNames.has(`${t.router_id}|${t.usuario_hotspot}`)) violations.push(`ficha de lote reclamada por un cobro: ${t.usuario_hotspot} (referencia ${t.referencia})`);
   }
 
   // 3. No voucher without an approved charge; no delivered transaction without a charge.

@@ -17,8 +17,12 @@
  *   token = `{ id: 'tok_…', livemode, used, object: 'token' }`.
  *
  * Outcomes are scripted by the test cards the fakes know (see tokenizers.ts): Conekta by card number,
- * Mercado Pago by cardholder name (APRO, OTHE, FUND, SECU, CONT).
+ * Mercado Pago by cardholder name (APRO, OTHE, FUND, SECU, CONT); for both, 4000 0000 0000 3220 is a card whose
+ * issuer asks for a 3-D Secure challenge.
  */
+
+/** The sandbox's 3-D Secure test card (both gateways): the issuer asks for a challenge. */
+export const THREE_DS_CARD = '4000000000003220';
 
 const CONEKTA_DECLINES = `{ '4000000000000002': 'card_declined', '4000000000000127': 'insufficient_funds', '4000000000000069': 'expired_card' }`;
 
@@ -143,7 +147,7 @@ function frameScript(kind: 'conekta' | 'mercadopago'): string {
     if (!/^key_/.test(q.get('key') || '')) return post({ type: 'conekta:error', error: { object: 'error', message_to_purchaser: 'Error de configuración del comercio.' } });
     err.textContent = ''; btn.disabled = true; btn.textContent = 'Procesando…';
     var code = DECLINES[c.number];
-    var id = code ? 'tok_test_decline_' + code + '_' + hex(12) : 'tok_test_visa_4242_' + hex(12);
+    var id = code ? 'tok_test_decline_' + code + '_' + hex(12) : c.number === '${THREE_DS_CARD}' ? 'tok_test_3ds_challenge_' + hex(12) : 'tok_test_visa_4242_' + hex(12);
     setTimeout(function () { post({ type: 'conekta:token', token: { id: id, livemode: false, used: false, object: 'token' } }); btn.disabled = false; btn.textContent = 'Pagar'; }, 30);
   });
   post({ type: 'conekta:ready' });`
@@ -153,7 +157,7 @@ function frameScript(kind: 'conekta' | 'mercadopago'): string {
     var c = read();
     if (c.error) { err.textContent = c.error; return post({ type: 'mp:error', error: { type: 'non_critical', cause: 'invalid_card', message: c.error } }); }
     err.textContent = ''; btn.disabled = true; btn.textContent = 'Procesando…';
-    var outcome = OUTCOMES[c.name.toUpperCase()];
+    var outcome = c.number === '${THREE_DS_CARD}' ? '3ds_challenge' : OUTCOMES[c.name.toUpperCase()];
     var pm = /^4/.test(c.number) ? 'visa' : /^(5[1-5]|2[2-7])/.test(c.number) ? 'master' : 'amex';
     post({ type: 'mp:submit', formData: {
       token: (outcome || 'apro') + '~' + hex(24), issuer_id: pm === 'visa' ? '1' : '2', payment_method_id: pm,

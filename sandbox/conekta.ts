@@ -11,7 +11,17 @@
  *   tok_test_timeout[_paid]        never answers (after creating a paid order with `_paid`)
  *   tok_test_500[_paid]            500 api_error (after creating a paid order with `_paid`)
  *   tok_test_badjson_paid          creates a paid order and answers 200 with a non-JSON body
+ *   tok_test_3ds_challenge         the issuer wants a 3-D Secure challenge: with `three_ds_mode` (and a
+ *                                  `return_url`) the order is `pending_payment` with `next_action.redirect_to_url`
+ *                                  to this fake's challenge page (/3ds/{order}); without it, declined
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
+ *
+ * 3-D Secure (conekta/openapi schemas/orders/order_request.yml `three_ds_mode` enum strict|not_strict|smart,
+ * "sending an explicit null is rejected"; `return_url` format uri; schemas/orders/order_response.yml
+ * `next_action: { type: "redirect_to_url", redirect_to_url: { url, return_url } }`). Not documented, so the least
+ * convenient plausible behaviour: the order's payment_status stays `pending_payment` while the customer is on the
+ * challenge (and forever if they abandon it: no expiry here), an approval makes it `paid`, a failure `declined`;
+ * the browser comes back to return_url with `?order_id=` only (nothing to trust: the merchant reads the order).
  *
  * Strictness, each rule from Conekta's published OpenAPI (github.com/conekta/openapi), never friendlier:
  *   - GET /orders accepts only the documented filters (resources/orders/order.yml): `limit` 1–250
@@ -27,6 +37,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
+import { challengeDone, challengePage, isChoice, readForm, sendHtml } from './three-ds.js';
 import { generateKeyPairSync, randomBytes, sign } from 'node:crypto';
 
 export interface ConektaOrder extends Record<string, unknown> {
@@ -76,6 +87,8 @@ export interface ConektaFake {
   failNextRead(...scripts: ConektaScript[]): void;
   /** Change an order's status as Conekta would on a refund, chargeback or cancellation. */
   setOrderStatus(orderId: string, paymentStatus: string): void;
+  /** What the customer does on the 3-D Secure challenge of an order (as the challenge page's buttons do). */
+  completeChallenge(orderId: string, choice: 'aprobar' | 'rechazar'): void;
   /** Orders created for one of our references. */
   ordersFor(referencia: string): ConektaOrder[];
   /** POST a Conekta event about an order to `url`, signed (or forged/unsigned). */
@@ -214,6 +227,13 @@ export async function startConektaFake(): Promise<ConektaFake> {
     if (body.metadata && Object.values(body.metadata).some((v: any) => (typeof v === 'string' && v.length > 249) || (v !== null && typeof v === 'object'))) {
       return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.metadata', 'Metadata inválida.'));
     }
+    const threeDs = body.three_ds_mode;
+    if ('three_ds_mode' in body && !['strict', 'not_strict', 'smart'].includes(threeDs)) {
+      return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.three_ds_mode', 'three_ds_mode inválido.'));
+    }
+    if (body.return_url !== undefined && !/^https?:\/\/[^\s/]+/i.test(String(body.return_url))) {
+      return remember(422, errorBody('parameter_validation_error', 'conekta.errors.parameter_validation.return_url', 'return_url debe ser una URL.'));
+    }
     if (!token.startsWith('tok_')) {
       return remember(402, errorBody('processing_error', 'conekta.errors.processing.tokenization.invalid', 'El token no es válido.', 'The token is invalid'));
     }
@@ -222,6 +242,14 @@ export async function startConektaFake(): Promise<ConektaFake> {
     }
     usedTokens.add(token);
     let m: RegExpExecArray | null;
+    if (kind.startsWith('tok_test_3ds_challenge')) {
+      // Without 3-D Secure requested, an issuer that demands it declines the charge.
+      if (!threeDs || !body.return_url) return remember(402, errorBody('processing_error', 'card_declined', 'La tarjeta fue declinada.', 'The issuer requires 3DS authentication'));
+      const o = createOrder(account, body, 'pending_payment', token);
+      o.three_ds_mode = threeDs;
+      o.next_action = { type: 'redirect_to_url', redirect_to_url: { url: `${fakeUrl}/3ds/${o.id}`, return_url: String(body.return_url) } };
+      return remember(200, publicOrder(o));
+    }
     if ((m = /^tok_test_decline_(.+)$/.exec(kind))) {
       return remember(402, errorBody('processing_error', m[1], 'La tarjeta fue declinada.', 'The card was declined'));
     }
@@ -285,7 +313,40 @@ export async function startConektaFake(): Promise<ConektaFake> {
     send(res, 200, answer);
   };
 
+  const settleChallenge = (o: ConektaOrder & { account: string }, choice: 'aprobar' | 'rechazar') => {
+    o.payment_status = choice === 'aprobar' ? 'paid' : 'declined';
+    o.updated_at = now();
+    const charge = (o.charges as any).data[0];
+    charge.status = o.payment_status;
+    charge.failure_code = choice === 'aprobar' ? null : 'three_ds_authentication_failed';
+    if (choice === 'aprobar') charge.paid_at = now();
+    delete o.next_action;
+  };
+
+  /** The challenge page (a browser, no API key): GET shows it, POST records the customer's choice. */
+  const handleChallenge = async (req: IncomingMessage, res: ServerResponse, orderId: string) => {
+    const o = orders.get(orderId);
+    const next = o?.next_action as { redirect_to_url?: { return_url?: string } } | undefined;
+    if (!o || !next?.redirect_to_url) return sendHtml(res, 404, challengeDone('Esta verificación no existe o ya terminó.'));
+    if (req.method === 'GET') {
+      return sendHtml(res, 200, challengePage({ brand: 'Conekta', amount: `$${(o.amount / 100).toFixed(2)} ${o.currency}`, action: `/3ds/${o.id}` }));
+    }
+    const choice = (await readForm(req)).get('accion');
+    if (!isChoice(choice)) return sendHtml(res, 400, challengeDone('Opción no válida.'));
+    if (choice === 'abandonar') return sendHtml(res, 200, challengeDone('Cancelaste la verificación. Puedes cerrar esta página.'));
+    const back = new URL(String(next.redirect_to_url.return_url));
+    settleChallenge(o, choice);
+    back.searchParams.set('order_id', o.id);
+    res.writeHead(303, { location: back.toString() });
+    res.end();
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const challenge = /^\/3ds\/([^/]+)$/.exec(new URL(req.url ?? '/', 'http://fake').pathname);
+    if (challenge) {
+      handleChallenge(req, res, decodeURIComponent(challenge[1])).catch(() => sendHtml(res, 500, challengeDone('Error')));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -376,6 +437,11 @@ export async function startConektaFake(): Promise<ConektaFake> {
       o.payment_status = paymentStatus;
       o.updated_at = now();
       (o.charges as any).data[0].status = paymentStatus;
+    },
+    completeChallenge(orderId, choice) {
+      const o = orders.get(orderId);
+      if (!o?.next_action) throw new Error(`orden sin verificación abierta ${orderId}`);
+      settleChallenge(o, choice);
     },
     ordersFor: (referencia) => [...orders.values()].filter((o) => o.metadata?.referencia === referencia),
     async sendWebhook(url, type, orderId, opts = {}) {

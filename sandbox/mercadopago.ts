@@ -13,7 +13,18 @@
  *   timeout[_approved]             never answers (after creating an approved payment with `_approved`)
  *   500[_approved]                 500 (after creating an approved payment with `_approved`)
  *   val400                         400 validation error
+ *   3ds_challenge                  the issuer wants a 3-D Secure challenge (see below)
  *   <token>~<anything>             the same as <token> (a unique, single-use token)
+ *
+ * 3-D Secure (MP "How to integrate 3DS with Checkout API / Checkout Bricks",
+ * mercadopago.com.mx/developers/en/docs/checkout-bricks/how-tos/integrate-3ds): `three_d_secure_mode`
+ * `not_supported` (default) or `optional`, anything else 400. A challenge answers `status: pending`,
+ * `status_detail: pending_challenge` and `three_ds_info: { external_resource_url, creq }`; the page POSTs
+ * `creq` to external_resource_url in an iframe (this fake serves it on its own origin, and refuses a GET or a
+ * wrong creq); when done the frame posts `{ status: "COMPLETE" }` to its parent; a failed challenge ends
+ * `rejected` / `cc_rejected_3ds_challenge`. Least convenient where undocumented: without `optional` (or with
+ * `binary_mode: true`, which admits no pending payment) the challenge card is rejected (cc_rejected_high_risk);
+ * an abandoned challenge stays pending with no expiry here (the merchant must expire it).
  *
  * Strictness, each rule from Mercado Pago's official SDKs and docs, never friendlier:
  *   - POST /v1/payments and POST /v1/payments/{id}/refunds require `X-Idempotency-Key` (sdk-nodejs
@@ -31,6 +42,7 @@
  */
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import { listenSandbox } from './http.js';
+import { challengeDone, challengePage, isChoice, readForm, sendHtml } from './three-ds.js';
 import { randomBytes, randomUUID } from 'node:crypto';
 import { signMercadoPagoNotification } from '../src/modules/payments/gateways/mercadopago.js';
 
@@ -74,6 +86,8 @@ export interface MercadoPagoFake {
   failNextRead(...scripts: MpScript[]): void;
   setPaymentStatus(id: number | string, status: string, detail?: string): void;
   paymentsFor(externalReference: string): MpPayment[];
+  /** What the customer does on a payment's 3-D Secure challenge (as the challenge page's buttons do). */
+  completeChallenge(id: number | string, choice: 'aprobar' | 'rechazar'): void;
   /** POST a notification about a payment (to its notification_url unless `url` is given). */
   sendWebhook(
     paymentId: number | string,
@@ -99,6 +113,7 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
   let searchLagMs = 1500;
   const accountWebhooks = new Map<string, { url: string; secret?: string }>();
   const createdAt = new Map<number, number>();
+  let fakeUrl = '';
 
   const send = (res: ServerResponse, status: number, body: unknown) => {
     res.writeHead(status, { 'content-type': 'application/json' });
@@ -206,6 +221,17 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
       if (kind.endsWith('_approved')) create(collector, body, 'approved', 'accredited');
       return send(res, 500, err(500, 'internal_error', 'internal_error'));
     }
+    const mode = body.three_d_secure_mode;
+    if (mode !== undefined && mode !== 'not_supported' && mode !== 'optional') {
+      return remember(400, err(400, 'bad_request', 'Invalid three_d_secure_mode', [{ code: 4000, description: 'three_d_secure_mode must be not_supported or optional' }]));
+    }
+    if (kind === '3ds_challenge') {
+      if (mode !== 'optional' || body.binary_mode === true) return remember(201, pub(create(collector, body, 'rejected', 'cc_rejected_high_risk')));
+      const p = create(collector, body, 'pending', 'pending_challenge');
+      const creq = Buffer.from(JSON.stringify({ threeDSServerTransID: randomUUID(), messageType: 'CReq', messageVersion: '2.1.0', acsTransID: randomUUID() })).toString('base64url');
+      p.three_ds_info = { external_resource_url: `${fakeUrl}/3ds/challenge/${p.id}`, creq };
+      return remember(201, pub(p));
+    }
     let m: RegExpExecArray | null;
     let status = 'approved';
     let detail = 'accredited';
@@ -245,7 +271,38 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
     send(res, 201, refund);
   };
 
+  const settleChallenge = (p: MpPayment & { collector: string }, choice: 'aprobar' | 'rechazar') => {
+    p.status = choice === 'aprobar' ? 'approved' : 'rejected';
+    p.status_detail = choice === 'aprobar' ? 'accredited' : 'cc_rejected_3ds_challenge';
+    p.date_last_updated = iso();
+    if (choice === 'aprobar') p.date_approved = iso();
+    delete p.three_ds_info;
+  };
+
+  /** The ACS stand-in: POST creq (from the merchant's page, in its iframe) shows the challenge; POST resultado records the choice. */
+  const handleChallenge = async (req: IncomingMessage, res: ServerResponse, id: number, step: string | undefined) => {
+    const p = payments.get(id);
+    const info = p?.three_ds_info as { creq?: string } | undefined;
+    if (!p || !info?.creq) return sendHtml(res, 404, challengeDone('Esta verificación no existe o ya terminó.'));
+    if (req.method !== 'POST') return sendHtml(res, 405, challengeDone('Método no permitido.'));
+    const form = await readForm(req);
+    if (form.get('creq') !== info.creq) return sendHtml(res, 400, challengeDone('Solicitud de verificación inválida.'));
+    if (!step) {
+      return sendHtml(res, 200, challengePage({ brand: 'Mercado Pago', amount: `$${Number(p.transaction_amount).toFixed(2)} MXN`, action: `/3ds/challenge/${id}/resultado`, fields: { creq: info.creq } }));
+    }
+    const choice = form.get('accion');
+    if (!isChoice(choice)) return sendHtml(res, 400, challengeDone('Opción no válida.'));
+    if (choice === 'abandonar') return sendHtml(res, 200, challengeDone('Cancelaste la verificación.'));
+    settleChallenge(p, choice);
+    sendHtml(res, 200, challengeDone(choice === 'aprobar' ? 'Compra confirmada.' : 'Compra no confirmada.', `parent.postMessage({ status: 'COMPLETE' }, '*');`));
+  };
+
   const server = createServer((req: IncomingMessage, res: ServerResponse) => {
+    const challenge = /^\/3ds\/challenge\/(\d+)(?:\/(resultado))?$/.exec(new URL(req.url ?? '/', 'http://fake').pathname);
+    if (challenge) {
+      handleChallenge(req, res, Number(challenge[1]), challenge[2]).catch(() => sendHtml(res, 500, challengeDone('Error')));
+      return;
+    }
     const chunks: Buffer[] = [];
     req.on('data', (c: Buffer) => chunks.push(c));
     req.on('end', () => {
@@ -288,9 +345,10 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
     });
   });
   const { port, close } = await listenSandbox(server);
+  fakeUrl = `http://127.0.0.1:${port}`;
 
   return {
-    url: `http://127.0.0.1:${port}`,
+    url: fakeUrl,
     state: { payments, requests, refunds },
     failNext: (...s) => void createScripts.push(...s),
     setSearchLag(ms) {
@@ -309,6 +367,11 @@ export async function startMercadoPagoFake(): Promise<MercadoPagoFake> {
       p.status_detail = detail ?? (status === 'approved' ? 'accredited' : status);
       p.date_last_updated = iso();
       if (status === 'approved' && !p.date_approved) p.date_approved = iso();
+    },
+    completeChallenge(id, choice) {
+      const p = payments.get(Number(id));
+      if (!p?.three_ds_info) throw new Error(`pago sin verificación abierta ${id}`);
+      settleChallenge(p, choice);
     },
     paymentsFor: (ref) => [...payments.values()].filter((p) => p.external_reference === ref),
     async sendWebhook(paymentId, opts = {}) {

@@ -26,6 +26,8 @@ export const SANDBOX_CARDS = {
   declined: '4000000000000002',
   insufficientFunds: '4000000000000127',
   expired: '4000000000000069',
+  /** The issuer asks for a 3-D Secure challenge (checkout page only: sandbox/checkout-sdks.ts). */
+  threeDsChallenge: '4000000000003220',
 } as const;
 
 /** Source of the sandbox Conekta.js (browser script, ES5). */

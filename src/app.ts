@@ -100,6 +100,12 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     reply.header('x-request-id', request.id);
     done();
   });
+  // While draining, each answer (in flight ones included) closes its connection: a kept-alive idle socket
+  // would otherwise hold the closing server open until its keep-alive timeout (72 s), past the shutdown's deadline.
+  app.addHook('onSend', (_request, reply, payload, done) => {
+    if (ctx.draining) reply.header('connection', 'close');
+    done(null, payload);
+  });
   app.addHook('onResponse', (request, reply, done) => {
     ctx.metrics.httpDuration.observe(
       { method: request.method, route: request.routeOptions.url ?? 'unmatched', status: String(reply.statusCode) },

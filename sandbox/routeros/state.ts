@@ -89,6 +89,8 @@ export class SimState {
   hosts = new Table();
   cookies = new Table();
   scripts = new Table();
+  /** `/ip/hotspot/walled-garden/ip`: what a device may reach before login (3-D Secure passes land here). */
+  walledGardenIp = new Table();
   /** Hotspot server profiles (`/ip/hotspot/profile`): `dns-name` is the login address devices see. */
   serverProfiles = new Table(0);
   identity = 'MikroTik';
@@ -206,6 +208,8 @@ export class SimState {
         return this.scripts;
       case '/ip/hotspot/profile':
         return this.serverProfiles;
+      case '/ip/hotspot/walled-garden/ip':
+        return this.walledGardenIp;
       default:
         return null;
     }
@@ -229,6 +233,19 @@ export class SimState {
       const name = attrs.name ?? `script${this.scripts.rows.length + 1}`;
       if (this.scripts.rows.some((r) => r.name === name)) throw new SimTrap('failure: script with the same name already exists', '1');
       return table.insert({ owner: 'admin', policy: 'ftp,reboot,read,write,policy,test,password,sniff,sensitive,romon', 'dont-require-permissions': 'false', 'run-count': '0', invalid: 'false', source: '', ...attrs, name });
+    }
+    if (menu === '/ip/hotspot/walled-garden/ip') {
+      // MikroTik manual, Hotspot → Walled Garden IP list: action accept|drop|reject (default accept); dst-port
+      // only with protocol tcp or udp; src/dst-address an IP or prefix. The simulator traps what RouterOS would.
+      const action = attrs.action ?? 'accept';
+      if (!['accept', 'drop', 'reject'].includes(action)) throw new SimTrap('input does not match any value of action', '1');
+      if (attrs['dst-port'] !== undefined && attrs.protocol !== 'tcp' && attrs.protocol !== 'udp') throw new SimTrap('failure: dst-port can be set only for tcp or udp protocol', '1');
+      for (const k of ['src-address', 'dst-address'] as const) {
+        const v = attrs[k];
+        if (v !== undefined && !/^(?:\d{1,3}\.){3}\d{1,3}(?:\/\d{1,2})?$/.test(v)) throw new SimTrap(`invalid value for argument ${k}`, '1');
+      }
+      if (attrs['dst-port'] !== undefined && !/^\d{1,5}(?:-\d{1,5})?$/.test(attrs['dst-port'])) throw new SimTrap('invalid value for argument dst-port', '1');
+      return table.insert({ action, disabled: 'false', dynamic: 'false', 'packets': '0', ...attrs });
     }
     if (menu === '/ip/hotspot/host' && attrs['mac-address'] && attrs.address) {
       return this.addHost({ 'mac-address': attrs['mac-address'], address: attrs.address, 'to-address': attrs['to-address'] });

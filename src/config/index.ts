@@ -63,6 +63,8 @@ export interface Config {
   voucherPinLength: number;
   /** Voucher validity sweeper (issue 15): how often each router is checked, and the longest wait after a failure. */
   vigenciaSweepMs: number;
+  /** Seconds in one minute of validity: 60 (enforced in production); tests shorten it, same code path. */
+  vigenciaMinuteSeconds: number;
   /** E-mail receipts after an approved online sale: SMTP URL (empty: off) and sender. */
   smtpUrl: string;
   smtpFrom: string;
@@ -118,6 +120,8 @@ export interface Config {
   checkoutConektaJsUrl: string;
   /** Minutes a checkout session (`/pagar/{sesion}`) stays usable. */
   checkoutSessionMinutes: number;
+  /** How long a 3-D Secure challenge stays open before the purchase expires (never delivered; a later approval is refunded). */
+  threeDsChallengeTimeoutMs: number;
   /** NODE_ENV=production: PUBLIC_BASE_URL must be https. */
   production: boolean;
 }
@@ -168,6 +172,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'VOUCHER_PASSWORD_LENGTH', required: false, default: '4', doc: 'Digits of generated voucher passwords' },
   { name: 'VOUCHER_PIN_LENGTH', required: false, default: '8', doc: 'Digits after PT- in generated PIN vouchers (8: with the voucher-check limits, over 30 days of guessing per live PIN on a router with 500 live vouchers)' },
   { name: 'VIGENCIA_SWEEP_MS', required: false, default: '10000', doc: 'Voucher validity: how often each router is checked for first logins and expired vouchers, in milliseconds' },
+  { name: 'VIGENCIA_MINUTE_SECONDS', required: false, default: '60', doc: 'Voucher validity: seconds in one minute of a plan\'s vigencia_minutos (60; only tests shorten it, so a 1-minute validity lasts seconds through the same code; must be 60 when NODE_ENV=production)' },
   { name: 'VIGENCIA_MAX_BACKOFF_MS', required: false, default: '15000', doc: 'Voucher validity: longest wait between checks of a router that does not answer, in milliseconds (it is swept when it returns)' },
   { name: 'SMTP_URL', required: false, default: '', doc: 'E-mail receipts to buyers after an approved online sale (smtp:// or smtps:// URL with credentials); empty: no receipts' },
   { name: 'SMTP_FROM', required: false, default: 'Pagos Hotspot <no-reply@localhost>', doc: 'Sender of the e-mail receipts' },
@@ -199,6 +204,7 @@ export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default
   { name: 'CHECKOUT_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Checkout page: Mercado Pago SDK JS v2 (Card Payment Brick); its origin is allowed by the page CSP' },
   { name: 'CHECKOUT_CONEKTA_JS_URL', required: false, default: 'https://pay.conekta.com/v1.0/js/conekta-checkout.min.js', doc: 'Checkout page: Conekta Tokenizer component script; its origin is allowed by the page CSP' },
   { name: 'CHECKOUT_SESSION_MINUTES', required: false, default: '15', doc: 'Minutes a checkout session (/pagar/{sesion}) stays usable' },
+  { name: 'THREE_DS_CHALLENGE_TIMEOUT_MS', required: false, default: '600000', doc: 'Milliseconds a 3-D Secure challenge stays open; then the purchase expires (never delivered) and a later approval is refunded in full' },
   { name: 'PORTAL_CONEKTA_JS_URL', required: false, default: 'https://cdn.conekta.io/js/latest/conekta.js', doc: 'Conekta.js URL written into captive-portal kits' },
   { name: 'PORTAL_MERCADO_PAGO_JS_URL', required: false, default: 'https://sdk.mercadopago.com/js/v2', doc: 'Mercado Pago SDK URL written into captive-portal kits' },
 ];
@@ -292,6 +298,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     voucherPasswordLength: int('VOUCHER_PASSWORD_LENGTH', 4, 40),
     voucherPinLength: int('VOUCHER_PIN_LENGTH', 5, 40),
     vigenciaSweepMs: int('VIGENCIA_SWEEP_MS', 50, 3_600_000),
+    vigenciaMinuteSeconds: int('VIGENCIA_MINUTE_SECONDS', 1, 60),
     smtpUrl: get('SMTP_URL'),
     smtpFrom: get('SMTP_FROM'),
     vigenciaMaxBackoffMs: int('VIGENCIA_MAX_BACKOFF_MS', 50, 3_600_000),
@@ -327,10 +334,12 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
     checkoutMercadoPagoJsUrl: get('CHECKOUT_MERCADO_PAGO_JS_URL'),
     checkoutConektaJsUrl: get('CHECKOUT_CONEKTA_JS_URL'),
     checkoutSessionMinutes: int('CHECKOUT_SESSION_MINUTES', 1, 120),
+    threeDsChallengeTimeoutMs: int('THREE_DS_CHALLENGE_TIMEOUT_MS', 1000, 3600_000),
     production: (env.NODE_ENV ?? '').trim() === 'production',
   };
   const publicProblem = publicBaseUrlProblem(config.publicBaseUrl, config.production);
   if (publicProblem) problems.push(publicProblem);
+  if (config.production && config.vigenciaMinuteSeconds !== 60) problems.push('VIGENCIA_MINUTE_SECONDS debe ser 60 cuando NODE_ENV=production (solo las pruebas acortan el minuto de vigencia)');
   if (config.encryptionKeyMercadoPago) {
     try {
       new Fernet(config.encryptionKeyMercadoPago);

@@ -97,6 +97,10 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(ok.statusCode, 200, ok.body);
     assert.equal(ok.data.empresa.zona_horaria, 'America/Tijuana');
     assert.equal((await req(a.token, 'GET', '/api/v1/admin/mi-empresa')).data.zona_horaria, 'America/Tijuana');
+    // An IANA alias that ICU lists under another canonical name (Asia/Calcutta) is still a zone.
+    const alias = await req(a.token, 'PUT', '/api/v1/admin/mi-empresa', { zona_horaria: 'Asia/Kolkata' });
+    assert.equal(alias.statusCode, 200, alias.body);
+    assert.equal(alias.data.empresa.zona_horaria, 'Asia/Kolkata');
     await req(a.token, 'PUT', '/api/v1/admin/mi-empresa', { zona_horaria: 'America/Mexico_City' });
   });
 
@@ -151,7 +155,7 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
     assert.equal(res.statusCode, 200);
     assert.equal(res.data.empresa_id, a.empresa.id);
     assert.equal(res.data.total, 1);
-    assert.deepEqual(Object.keys(res.data.routers[0]), ['id', 'nombre', 'host', 'ubicacion', 'activo', 'creado_en']);
+    assert.deepEqual(Object.keys(res.data.routers[0]), ['id', 'nombre', 'host', 'ubicacion', 'activo', 'creado_en', 'dns_name']);
     assert.equal(res.data.routers[0].id, a.router.id);
   });
 
@@ -173,6 +177,8 @@ describe('company self-service: mi-empresa, dashboard, routers', () => {
         tls: true,
         tls_ca_configurada: false,
         tls_fingerprint: null,
+        // Added (issue 15): the hotspot's login address for the batch QR codes (null: read from the router).
+        dns_name: null,
       },
     });
     const pw = await req(a.token, 'PUT', `/api/v1/admin/mi-empresa/routers/${a.router.id}`, { password_encrypted: 'nueva-clave' });

@@ -67,6 +67,8 @@ export interface WorldOptions {
   workers?: boolean;
   /** RouterOS version of the simulated router (default 7). */
   routerVersion?: '6' | '7';
+  /** More service environment (e.g. a short THREE_DS_CHALLENGE_TIMEOUT_MS). */
+  env?: Record<string, string>;
 }
 
 export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalWorld> {
@@ -100,6 +102,7 @@ export async function startPortalWorld(opts: WorldOptions = {}): Promise<PortalW
         ROUTEROS_CONNECT_TIMEOUT_MS: '3000',
         ROUTEROS_COMMAND_TIMEOUT_MS: '3000',
         WORKERS_ENABLED: opts.workers ? 'true' : 'false',
+        ...opts.env,
       },
     });
     cleanups.push(() => t.close());

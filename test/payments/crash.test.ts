@@ -91,6 +91,8 @@ describe('crash recovery (child process)', () => {
     shop.sim.slow(0);
     assert.equal(res.status, 200, JSON.stringify(data));
     assert.equal(data.success, true);
+    // The answer closes its connection, so the kept-alive socket does not hold the closing server open.
+    assert.equal(res.headers.get('connection'), 'close');
     const exit = await child.exited;
     assert.equal(exit.code, 0);
     const row = await txByRef(t.ctx, data.referencia);

@@ -11,7 +11,9 @@
  *   - charged at most once per attempt, refunded at most the amount (no double refund);
  *   - money kept at the gateway (charged, not fully refunded or charged back) ⇒ exactly one live voucher;
  *   - no money kept ⇒ no voucher on the router;
- *   - the row's state agrees with the gateway (delivered / partially refunded ⇔ money kept).
+ *   - the row's state agrees with the gateway (delivered / partially refunded ⇔ money kept);
+ *   - a top-up (a quarter of the runs) is a charge without a voucher of its own: its sale's single user has
+ *     the extended limit exactly while the top-up's money is kept, the original one otherwise.
  *
  * Used by test/payments/model.test.ts (≥ 200 runs) and `npm run drill -- --model N` (long mode).
  */
@@ -44,6 +46,8 @@ type Step =
   | { k: 'admin_refund' };
 
 export interface Scenario {
+  /** A top-up (issue 15) of a voucher sold just before, instead of a new sale: the faults hit the top-up. */
+  recarga?: boolean;
   gateway: Gateway;
   charge: Charge;
   delivery: Delivery;
@@ -66,6 +70,7 @@ const stepArb: fc.Arbitrary<Step> = fc.oneof(
 );
 
 export const scenarioArb: fc.Arbitrary<Scenario> = fc.record({
+  recarga: fc.constantFrom(false, false, false, true),
   gateway: fc.constantFrom<Gateway>('conekta', 'mp'),
   charge: fc.constantFrom<Charge>('approved', 'approved', 'declined', 'lost_charged', 'timeout_charged', 'timeout_uncharged', 'rate_limited'),
   delivery: fc.constantFrom<Delivery>('ok', 'ok', 'trap', 'reply_lost'),
@@ -108,24 +113,42 @@ export async function runScenario(rig: ModelRig, sc: Scenario): Promise<void> {
       : { approved: `card~${n}`, declined: `rej_cc_rejected_other_reason~${n}`, lost_charged: `500_approved~${n}`, timeout_charged: `timeout_approved~${n}`, timeout_uncharged: `timeout~${n}`, rate_limited: `card~${n}` }[sc.charge];
   if (sc.gateway === 'mp' && sc.charge === 'rate_limited') f.mp.failNext({ status: 429 });
 
-  // Deliveries: the router's behaviour for this run's first creation.
+  // A top-up scenario: the voucher it extends, sold (and delivered) before any fault.
+  let sale: { referencia: string; usuario: string; contrasena: string } | null = null;
+  if (sc.recarga) {
+    const s0 = await t.request({ method: 'POST', url: '/api/v1/payments/pagar-conekta', headers: auth(shop.apiKey), payload: conektaBody(shop.productId, `tok_test_visa_4242~v${n}`) });
+    if (s0.statusCode !== 200) throw new Error(`venta previa: ${s0.statusCode} ${s0.body}`);
+    sale = { referencia: s0.data.referencia, usuario: s0.data.usuario_hotspot.usuario, contrasena: s0.data.usuario_hotspot.contrasena };
+  }
+
+  // Deliveries: the router's behaviour for this run's first creation (or first top-up write).
   const create = hotspot.createVoucher.bind(hotspot);
+  const setLimits = hotspot.setVoucherLimits.bind(hotspot);
   let firstCreate = true;
   hotspot.createVoucher = async (routerId, spec) => {
-    if (!firstCreate) return create(routerId, spec);
+    if (!firstCreate || sc.recarga) return create(routerId, spec);
     firstCreate = false;
     if (sc.delivery === 'trap') throw Object.assign(new Error('failure: simulated trap'), { name: 'TrapError' });
     const out = await create(routerId, spec);
     if (sc.delivery === 'reply_lost') throw new Error('reply lost after the router created the user');
     return out;
   };
+  hotspot.setVoucherLimits = async (...args) => {
+    if (!firstCreate || !sc.recarga) return setLimits(...args);
+    firstCreate = false;
+    if (sc.delivery === 'trap') throw Object.assign(new Error('failure: simulated trap'), { name: 'TrapError' });
+    const out = await setLimits(...args);
+    if (sc.delivery === 'reply_lost') throw new Error('reply lost after the router applied the limits');
+    return out;
+  };
   let ref: string;
   try {
+    const topUp = sale ? { usuario: sale.usuario, contrasena: sale.contrasena } : {};
     const res = await t.request({
       method: 'POST',
-      url: sc.gateway === 'conekta' ? '/api/v1/payments/pagar-conekta' : '/api/v1/payments/pagar-mercado-pago',
+      url: `/api/v1/payments/${sc.recarga ? 'recargar' : 'pagar'}-${sc.gateway === 'conekta' ? 'conekta' : 'mercado-pago'}`,
       headers: auth(shop.apiKey),
-      payload: sc.gateway === 'conekta' ? conektaBody(shop.productId, token) : mpBody(shop.productId, token),
+      payload: sc.gateway === 'conekta' ? conektaBody(shop.productId, token, topUp) : mpBody(shop.productId, token, topUp),
     });
     ref = String(res.data.referencia ?? '');
     if (!ref) throw new Error(`sin referencia: ${res.statusCode} ${res.body}`);
@@ -134,9 +157,10 @@ export async function runScenario(rig: ModelRig, sc: Scenario): Promise<void> {
     for (const step of sc.steps) await applyStep(rig, sc, ref, step, snapshot);
   } finally {
     hotspot.createVoucher = create;
+    hotspot.setVoucherLimits = setLimits;
   }
   await quiesce(rig, ref);
-  await checkInvariant(rig, sc, ref);
+  await checkInvariant(rig, sc, ref, sale);
 }
 
 async function gatewayPayment(rig: ModelRig, sc: Scenario, id: string) {
@@ -226,12 +250,15 @@ async function applyStep(rig: ModelRig, sc: Scenario, ref: string, step: Step, s
       // Dead: it never returns while the scenario runs; at quiescence it is released as a fenced zombie
       // (LeaseLostError: it stops without writing anything, as a dead process would).
       const die = () => new Promise<never>((_, reject) => crashed.push(() => reject(new LeaseLostError(0))));
+      const setLimits = hotspot.setVoucherLimits.bind(hotspot);
       hotspot.createVoucher = () => die();
       hotspot.removeVoucher = () => die();
+      hotspot.setVoucherLimits = () => die();
       const abandoned = svc.outbox.drain(1).catch(() => undefined);
       await new Promise((r) => setTimeout(r, 30));
       hotspot.createVoucher = create;
       hotspot.removeVoucher = remove;
+      hotspot.setVoucherLimits = setLimits;
       void abandoned;
       return;
     }
@@ -264,14 +291,27 @@ async function quiesce(rig: ModelRig, ref: string): Promise<void> {
   }
 }
 
-async function checkInvariant(rig: ModelRig, sc: Scenario, ref: string): Promise<void> {
+async function checkInvariant(rig: ModelRig, sc: Scenario, ref: string, sale: { referencia: string; usuario: string } | null = null): Promise<void> {
   const g = gatewayView(rig, ref, sc.gateway);
   const tx = await txByRef(rig.t.ctx, ref);
   const vouchers = rig.shop.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length;
   const problems: string[] = [];
   if (g.charges > 1) problems.push(`${g.charges} cobros`);
   if (g.overRefunded) problems.push('reembolsado de más');
-  if (g.kept) {
+  if (sale) {
+    // A top-up: a charge without a voucher of its own; the sale's user extended exactly while its money is kept.
+    const users = rig.shop.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${sale.referencia}`);
+    if (vouchers !== 0) problems.push(`recarga con ${vouchers} fichas propias`);
+    if (users.length !== 1) problems.push(`la ficha recargada tiene ${users.length} usuarios`);
+    const limit = users[0]?.['limit-uptime'];
+    if (g.kept) {
+      if (limit !== '2h') problems.push(`dinero retenido y límite ${limit} (se pagaron 2h)`);
+      if (!tx || !['entregada', 'reembolso_parcial'].includes(tx.estado)) problems.push(`dinero retenido pero estado ${tx?.estado} ${tx?.errorCodigo ?? ''}`);
+    } else {
+      if (limit !== '1h') problems.push(`recarga sin dinero y límite ${limit} (1h pagada)`);
+      if (tx && ['cobrada', 'entregada', 'reembolso_parcial'].includes(tx.estado)) problems.push(`estado ${tx.estado} sin dinero retenido`);
+    }
+  } else if (g.kept) {
     if (vouchers !== 1) problems.push(`dinero retenido con ${vouchers} fichas`);
     if (!tx || !['entregada', 'reembolso_parcial'].includes(tx.estado)) problems.push(`dinero retenido pero estado ${tx?.estado} ${tx?.errorCodigo ?? ''}`);
   } else {

@@ -19,6 +19,12 @@ const ALLOWED: Record<string, (row: RowFacts, fresh: boolean) => boolean> = {
   'en_revision>rechazada': () => true,
   'rechazada>rechazada': () => true,
   'iniciada>en_revision': () => true,
+  // 3-D Secure: waiting for the customer's bank, then approved, failed, or expired (all by the gateway's word or our clock).
+  'iniciada>en_autenticacion': () => true,
+  'en_autenticacion>cobrada': () => true,
+  'en_autenticacion>rechazada': () => true,
+  // An approval after the challenge expired is refunded in full; nothing else leaves a decline for a refund.
+  'rechazada>reembolsada': (r) => r.errorCodigo === 'autenticacion_vencida',
   'cobrada>entregada': () => true,
   'cobrada>reembolso_parcial': () => true,
   'entregada>reembolso_parcial': () => true,
@@ -34,6 +40,7 @@ const FACTS: Array<{ name: string; row: (estado: Estado) => RowFacts; fresh: boo
   { name: 'sin_cobro+fresh', row: (estado) => ({ estado, errorCodigo: 'sin_cobro', estadoHotspot: 'pending' }), fresh: true },
   { name: 'devuelto+fresh', row: (estado) => ({ estado, errorCodigo: 'devuelto_en_pasarela', estadoHotspot: 'pending' }), fresh: true },
   { name: 'delivered+fresh', row: (estado) => ({ estado, errorCodigo: null, estadoHotspot: 'active' }), fresh: true },
+  { name: 'autenticacion_vencida+fresh', row: (estado) => ({ estado, errorCodigo: 'autenticacion_vencida', estadoHotspot: 'pending' }), fresh: true },
 ];
 
 describe('purchase transitions table', () => {
@@ -81,7 +88,8 @@ describe('purchase transitions table', () => {
             const moved = ((res as unknown as { rows: unknown[] }).rows ?? []).length === 1;
             const expected = ALLOWED[`${from}>${to}`]?.(row, facts.fresh) ?? false;
             // An event moves only along its own rows; `expected` (any event) is an upper bound, checked exactly by the table.
-            const byTable = TRANSITIONS.some((x) => x.on === on && x.from === from && (x.requires ?? []).every((c) => (c === 'sin_cobro' ? row.errorCodigo === 'sin_cobro' : c === 'lectura_fresca' ? facts.fresh : row.estadoHotspot !== 'active')));
+            const byTable = TRANSITIONS.some((x) => x.on === on && x.from === from && (x.requires ?? []).every((c) =>
+                c === 'sin_cobro' || c === 'autenticacion_vencida' ? row.errorCodigo === c : c === 'lectura_fresca' ? facts.fresh : row.estadoHotspot !== 'active',));
             assert.equal(moved, byTable, `${on}: ${from} → ${to} (${facts.name})`);
             if (moved) assert.ok(expected, `${on}: ${from} → ${to} (${facts.name}) is not an allowed move`);
             await env.t.ctx.db.query('DELETE FROM transacciones WHERE id = $1', [id]);

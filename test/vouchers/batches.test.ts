@@ -1,7 +1,8 @@
 /**
  * Counter batches (issue 15 acceptance): a batch of 500 becomes 500 users on the simulated router through
  * the outbox in chunks (progress on GET), the A4 PDF carries the 500 credentials (`pdftotext`) and their
- * QR codes decode (`zbarimg`) to login URLs that log a device in at the simulated hotspot's web login.
+ * QR codes decode (`zbarimg`) to login URLs that log a device in at the simulated hotspot's web login; the
+ * 80 mm roll carries the same 500 credentials and QR codes, one ticket a page.
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
@@ -158,6 +159,30 @@ describe('voucher batches for the counter', () => {
     assert.equal(roll.statusCode, 200);
     writeFileSync(join(dir, 'rollo.pdf'), roll.rawPayload);
     assert.equal(new Set(execFileSync('pdftotext', [join(dir, 'rollo.pdf'), '-']).toString('utf8').match(NAME) ?? []).size, 500);
+    // The 80 mm roll: one ticket a page; every credential in the text, every page's QR decodes to its login URL.
+    const roll80 = await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}/pdf?formato=80mm`, headers: admin() });
+    assert.equal(roll80.statusCode, 200);
+    const file80 = join(dir, 'rollo80.pdf');
+    writeFileSync(file80, roll80.rawPayload);
+    const text80 = execFileSync('pdftotext', ['-layout', file80, '-']).toString('utf8');
+    const names80 = new Set(text80.match(NAME) ?? []);
+    assert.equal(names80.size, 500, 'pdftotext finds the 500 names on the 80 mm roll');
+    for (const [name, pass] of passwords) assert.ok(names80.has(name) && text80.includes(pass), name);
+    execFileSync('pdftoppm', ['-r', '150', '-gray', '-aaVector', 'no', file80, join(dir, 'r80')]);
+    const rollPages = readdirSync(dir).filter((n) => n.startsWith('r80') && n.endsWith('.pgm')).map((n) => join(dir, n));
+    assert.equal(rollPages.length, 500, 'one ticket a page');
+    const scan80 = spawnSync('zbarimg', ['-q', '--raw', '-Sdisable', '-Sqrcode.enable', ...rollPages], { maxBuffer: 16 * 1024 * 1024, stdio: ['ignore', 'pipe', 'ignore'] });
+    const decoded80 = scan80.stdout.toString('utf8').split('\n').filter(Boolean);
+    assert.equal(decoded80.length, 500, 'zbarimg decodes the 500 QR codes of the roll');
+    const seen80 = new Set<string>();
+    for (const raw of decoded80) {
+      const url = new URL(raw);
+      assert.equal(url.origin + url.pathname, 'http://wifi.cafe.example/login');
+      const username = url.searchParams.get('username')!;
+      assert.equal(url.searchParams.get('password'), passwords.get(username), username);
+      seen80.add(username);
+    }
+    assert.equal(seen80.size, 500);
     const bad = await t.request({ method: 'GET', url: `/api/v1/admin/lotes/${id}/pdf?formato=carta`, headers: admin() });
     assert.equal(bad.statusCode, 422);
   });

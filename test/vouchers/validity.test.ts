@@ -1,6 +1,7 @@
 /**
- * Validity from the first login, enforced by the server (issue 15 acceptance): a plan valid 1 minute from
- * first use; the device logs in through the portal's auto-reconnect (RouterOS `/ip/hotspot/active/login`
+ * Validity from the first login, enforced by the server (issue 15 acceptance): a plan valid 2 minutes from
+ * first use (a validity minute lasts MINUTE_S seconds here: VIGENCIA_MINUTE_SECONDS, 60 in production,
+ * the same code path); the device logs in through the portal's auto-reconnect (RouterOS `/ip/hotspot/active/login`
  * on the simulator); the sweeper disables the user and removes its session and MAC cookie within 30 s
  * after expiry; a router down at that moment is swept when it returns; a restart of the service in between
  * keeps the same `expira_en` and the router sees exactly one `disable`.
@@ -12,7 +13,8 @@ import type { TestApp } from '../helpers/app.js';
 import { checkMoneyInvariant } from '../../drill/invariant.js';
 import { auth, conektaBody, createShop, routerDown, routerUp, startFakes, startPaymentsApp, txByRef, waitFor, type Fakes, type Shop } from '../payments/helpers.js';
 
-const FAST = { VIGENCIA_SWEEP_MS: '200', VIGENCIA_MAX_BACKOFF_MS: '400', ROUTEROS_BREAKER_THRESHOLD: '1000' };
+const MINUTE_S = 5;
+const FAST = { VIGENCIA_SWEEP_MS: '200', VIGENCIA_MAX_BACKOFF_MS: '400', VIGENCIA_MINUTE_SECONDS: String(MINUTE_S), ROUTEROS_BREAKER_THRESHOLD: '1000' };
 
 describe('voucher validity (first use → expiry sweep)', () => {
   let f: Fakes;
@@ -32,7 +34,7 @@ describe('voucher validity (first use → expiry sweep)', () => {
     await f.close();
   });
 
-  async function planShop(mac: string, ip: string) {
+  async function planShop(mac: string, ip: string, vigencia: { vigencia_minutos: number; vigencia_desde: string } = { vigencia_minutos: 2, vigencia_desde: 'primer_uso' }) {
     const shop = await createShop(t);
     shops.push(shop);
     shop.sim.state.addHost({ 'mac-address': mac, address: ip });
@@ -40,11 +42,11 @@ describe('voucher validity (first use → expiry sweep)', () => {
       method: 'POST',
       url: '/api/v1/admin/products',
       headers: { authorization: `Bearer ${shop.adminToken}` },
-      payload: { router_id: shop.routerId, perfil_mikrotik_id: '*9', perfil_mikrotik_nombre: '1_HORA', nombre_venta: 'Día', precio: 25, vigencia_minutos: 1, vigencia_desde: 'primer_uso', limite_bytes: 500_000_000 },
+      payload: { router_id: shop.routerId, perfil_mikrotik_id: '*9', perfil_mikrotik_nombre: '1_HORA', nombre_venta: 'Día', precio: 25, ...vigencia, limite_bytes: 500_000_000 },
     });
     assert.equal(res.statusCode, 201, res.body);
-    assert.equal(res.data.vigencia_minutos, 1);
-    assert.equal(res.data.vigencia_desde, 'primer_uso');
+    assert.equal(res.data.vigencia_minutos, vigencia.vigencia_minutos);
+    assert.equal(res.data.vigencia_desde, vigencia.vigencia_desde);
     return { shop, productId: res.data.id as number, mac, ip };
   }
 
@@ -84,7 +86,7 @@ describe('voucher validity (first use → expiry sweep)', () => {
     await waitFor('sweeps of the unused voucher', () => up.shop.sim.received('/ip/hotspot/active/print').length >= sweepsBefore + 2);
     assert.equal((await txByRef(t.ctx, sold[0].referencia)).expiraEn, null);
     const info0 = await t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(up.shop.apiKey), payload: { username: sold[0].user, password: sold[0].password } });
-    assert.equal(info0.data.tiempo_restante, 60, 'the whole validity while unused');
+    assert.equal(info0.data.tiempo_restante, 2 * MINUTE_S, 'the whole validity while unused');
 
     // The devices log in (the portal's reconnect → /ip/hotspot/active/login on the router).
     for (const s of sold) {
@@ -105,20 +107,22 @@ describe('voucher validity (first use → expiry sweep)', () => {
       });
       assert.ok(row.primerUsoEn);
       const span = Date.parse(row.expiraEn! + 'Z') - Date.parse(row.primerUsoEn! + 'Z');
-      assert.equal(span, 60_000, 'expira_en = first use + 1 minute');
+      assert.equal(span, 2 * MINUTE_S * 1000, 'expira_en = first use + 2 minutes');
       firstExpiry.push(row.expiraEn!);
     }
     const info = await t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(up.shop.apiKey), payload: { username: sold[0].user, password: sold[0].password } });
-    assert.ok(info.data.tiempo_restante > 0 && info.data.tiempo_restante <= 60, info.body);
+    assert.ok(info.data.tiempo_restante > 0 && info.data.tiempo_restante <= 2 * MINUTE_S, info.body);
     assert.equal(info.data.expira_en, firstExpiry[0].replace(' ', 'T'));
     assert.equal(info.data.limite_bytes, 500_000_000);
 
-    // A restart: this instance stops, a new one on the same database takes over.
+    // The second router goes down now, before its voucher expires (nothing can sweep it until it returns),
+    // and the service restarts: this instance learned the first use; a new one on the same database
+    // must sweep it, at the same expira_en, exactly once.
+    routerDown(down.shop.sim);
     await t.close();
     t = await startPaymentsApp(f, { database, env: FAST });
     await t.ctx.validity.start();
     await t.ctx.payments.startWorkers();
-    routerDown(down.shop.sim);
 
     // The reachable router: disabled, session and cookie gone, within 30 s after expiry.
     const expiresAt = Date.parse(firstExpiry[0] + 'Z');
@@ -157,5 +161,29 @@ describe('voucher validity (first use → expiry sweep)', () => {
     assert.deepEqual(report.violations, []);
     const info2 = await t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(up.shop.apiKey), payload: { username: sold[0].user, password: sold[0].password } });
     assert.equal(info2.data.tiempo_restante, 0);
+  });
+
+  it('a plan valid from the sale (vigencia_desde=venta): expira_en is set at delivery time plus the validity, and the voucher is swept without any login', async () => {
+    const sale = await planShop('AA:BB:CC:00:00:03', '10.5.50.33', { vigencia_minutos: 1, vigencia_desde: 'venta' });
+    const res = await t.request({ method: 'POST', url: '/api/v1/payments/pagar-conekta', headers: auth(sale.shop.apiKey), payload: conektaBody(sale.productId) });
+    assert.equal(res.statusCode, 200, res.body);
+    const user = res.data.usuario_hotspot.usuario as string;
+    const referencia = res.data.referencia as string;
+    const row = await waitFor('expira_en from the sale', async () => {
+      const r = await txByRef(t.ctx, referencia);
+      return r.expiraEn ? r : null;
+    });
+    assert.equal(row.primerUsoEn, null, 'nobody logged in');
+    const from = row.usuarioCreadoEn ?? row.pagadaEn ?? row.creadaEn;
+    assert.equal(Date.parse(row.expiraEn! + 'Z') - Date.parse(from! + 'Z'), MINUTE_S * 1000, 'expira_en = the sale + 1 minute');
+    const info = await t.request({ method: 'POST', url: '/api/v1/hotspot/user/profile-info', headers: auth(sale.shop.apiKey), payload: { username: user, password: res.data.usuario_hotspot.contrasena } });
+    assert.ok(info.data.tiempo_restante <= MINUTE_S, `counting down from the sale: ${info.body}`);
+    const expiresAt = Date.parse(row.expiraEn! + 'Z');
+    await waitFor('swept without a login', () => sale.shop.sim.state.findUser(user)?.disabled === 'true', Math.max(1000, expiresAt + 30_000 - Date.now()));
+    const swept = await waitFor('expirada_en recorded', async () => (await txByRef(t.ctx, referencia)).expiradaEn);
+    assert.ok(Date.parse(swept + 'Z') >= expiresAt, 'never before expiry');
+    assert.equal(disables(sale.shop), 1);
+    assert.equal(sale.shop.sim.received('/ip/hotspot/active/login').length, 0, 'no login ever happened');
+    assert.equal((await txByRef(t.ctx, referencia)).estado, 'entregada');
   });
 });

@@ -1,7 +1,8 @@
 /** The shell: sign-in when there is no session, else the navigation of the admin's role and its screens. */
 import { useEffect, useSyncExternalStore, type ReactNode } from 'react';
-import { useQueryClient } from '@tanstack/react-query';
-import { api } from './api/client';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { api, unwrap } from './api/client';
+import { DEFAULT_ZONE, Loading, setDisplayZone } from './ui';
 import { getSession, isSuperAdmin, setSession, subscribe } from './session';
 import { match, navigate, usePath } from './router';
 import { Login } from './screens/Login';
@@ -60,6 +61,10 @@ export function App() {
   const qc = useQueryClient();
   const sup = isSuperAdmin(session);
   const home = sup ? '/super' : '/inicio';
+  // A company admin sees times in the company's zone (the same query the settings screen uses).
+  const empresa = useQuery({ queryKey: ['mi-empresa'], enabled: !!session && !sup, queryFn: async () => unwrap(await api.GET('/api/v1/admin/mi-empresa')) });
+  // Before the screens below render, so every time they format is in that zone.
+  setDisplayZone(sup || !session ? DEFAULT_ZONE : (empresa.data?.zona_horaria ?? DEFAULT_ZONE));
 
   useEffect(() => {
     if (!session) qc.clear();
@@ -67,7 +72,8 @@ export function App() {
 
   if (!session) return <Login />;
 
-  const screen = path === '/cuenta' ? <Account /> : sup ? superScreen(path) : companyScreen(path);
+  const waitingZone = !sup && empresa.isPending;
+  const screen = waitingZone ? <Loading /> : path === '/cuenta' ? <Account /> : sup ? superScreen(path) : companyScreen(path);
   const nav = sup ? SUPER_NAV : COMPANY_NAV;
   const signOut = async () => {
     await api.POST('/api/v1/auth/logout').catch(() => undefined);

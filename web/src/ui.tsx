@@ -3,13 +3,32 @@ import { useEffect, useId, useRef, useState, type ReactNode, type InputHTMLAttri
 
 const money = new Intl.NumberFormat('es-MX', { style: 'currency', currency: 'MXN' });
 export const fmtMoney = (n: number | null | undefined) => (n === null || n === undefined ? '—' : money.format(n));
-const dt = new Intl.DateTimeFormat('es-MX', { dateStyle: 'short', timeStyle: 'short', timeZone: 'America/Mexico_City' });
-/** API timestamps: ISO with Z, or the legacy naive UTC ("2026-01-02T03:04:05"). */
+/** The platform's default zone (a company's `zona_horaria` default; the super admin's screens). */
+export const DEFAULT_ZONE = 'America/Mexico_City';
+let zone = DEFAULT_ZONE;
+let dt = new Intl.DateTimeFormat('es-MX', { dateStyle: 'short', timeStyle: 'short', timeZone: zone });
+/**
+ * The zone times are shown in: the signed-in company's `zona_horaria` (set by the shell before its
+ * screens render); storage and the API stay UTC. An unknown name keeps the previous zone.
+ */
+export function setDisplayZone(z: string): void {
+  if (z === zone) return;
+  try {
+    dt = new Intl.DateTimeFormat('es-MX', { dateStyle: 'short', timeStyle: 'short', timeZone: z });
+    zone = z;
+  } catch {
+    // Not a zone this browser knows: keep showing the previous one.
+  }
+}
+export const displayZone = () => zone;
+/** API timestamps: ISO with Z, or the legacy naive UTC ("2026-01-02T03:04:05"), in the display zone. */
 export function fmtDate(s: string | null | undefined): string {
   if (!s) return '—';
   const d = new Date(/[zZ]|[+-]\d\d:\d\d$/.test(s) ? s : `${s}Z`);
   return Number.isNaN(d.getTime()) ? s : dt.format(d);
 }
+/** A zone name for people ("America/Mexico_City" → "America/Mexico City"). */
+export const zoneLabel = (z: string) => z.replace(/_/g, ' ');
 
 export function Page({ title, actions, children }: { title: string; actions?: ReactNode; children: ReactNode }) {
   const h = useRef<HTMLHeadingElement>(null);

@@ -76,6 +76,8 @@ export const routers = pgTable('routers', {
   tls: boolean('tls'),
   tlsCa: text('tls_ca'),
   tlsFingerprint: varchar('tls_fingerprint', { length: 128 }),
+  // 0015: the hotspot's login address (QR codes on batch tickets); NULL: the router profile's dns-name.
+  dnsName: varchar('dns_name', { length: 253 }),
 });
 
 export const apiKeysTracking = pgTable('api_keys_tracking', {
@@ -167,6 +169,14 @@ export const transacciones = pgTable('transacciones', {
   primerUsoEn: ts('primer_uso_en'),
   expiraEn: ts('expira_en'),
   expiradaEn: ts('expirada_en'),
+  // 0014 (top-ups): the sale this row extends, and the targets its delivery sets (previo_*: before it).
+  recargaDe: integer('recarga_de'),
+  recargaMinutos: integer('recarga_minutos'),
+  recargaBytes: bigint('recarga_bytes', { mode: 'number' }),
+  recargaVigenciaMinutos: integer('recarga_vigencia_minutos'),
+  recargaPrevioMinutos: integer('recarga_previo_minutos'),
+  recargaPrevioBytes: bigint('recarga_previo_bytes', { mode: 'number' }),
+  recargaPrevioVigenciaMinutos: integer('recarga_previo_vigencia_minutos'),
 });
 
 export const auditoria = pgTable('auditoria', {

@@ -39,7 +39,8 @@ export function portalFastPath(ctx: AppContext, securityHeaders: ReadonlyArray<r
   };
 
   return (req, res) => {
-    if (req.method !== 'GET') return false;
+    // While draining, Fastify answers (its onSend closes each connection, app.ts).
+    if (req.method !== 'GET' || ctx.draining) return false;
     const url = req.url;
     const isCatalog = url === CATALOG_PATH;
     if (!isCatalog && url !== CONFIG_PATH) return false;

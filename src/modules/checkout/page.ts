@@ -24,19 +24,24 @@ export function gatewayOrigins(scriptUrl: string): string[] {
   return [origin, ...(REAL_EXTRAS[origin] ?? [])];
 }
 
-/** The policy of every document we serve under /pagar (the page, its notice, its errors). */
-export function checkoutCsp(gateway: string[]): string {
+/**
+ * The policy of every document we serve under /pagar (the page, its notice, its errors). `challenge`: where a
+ * 3-D Secure challenge may be framed and its `creq` posted (Mercado Pago: the issuer's ACS, on hosts nobody
+ * can list in advance, so any https origin; scripts stay ours and the gateway's only).
+ */
+export function checkoutCsp(gateway: string[], challenge: string[] = []): string {
   const g = gateway.join(' ');
+  const c = challenge.length > 0 ? ` ${challenge.join(' ')}` : '';
   return [
     `default-src 'none'`,
     `script-src 'self' ${g}`,
-    `frame-src ${g}`,
+    `frame-src ${g}${c}`,
     `connect-src 'self' ${g}`,
     `img-src 'self' data: ${g}`,
     // The real Brick sets inline styles on its own elements; scripts stay strict.
     `style-src 'self' 'unsafe-inline' ${g}`,
     `font-src 'self' ${g}`,
-    `form-action 'self' ${g}`,
+    `form-action 'self' ${g}${c}`,
     `base-uri 'none'`,
     `frame-ancestors 'none'`,
   ].join('; ');
@@ -61,9 +66,20 @@ export interface PageData {
   nombre: string;
   gatewayScript: string;
   expiraEn: string;
+  /** The path of PUBLIC_BASE_URL ('' at the root, '/pagos' behind a path-prefixed proxy): every link of ours starts with it. */
+  base: string;
 }
 
-function layout(title: string, body: string, head = ''): string {
+/** The path part of PUBLIC_BASE_URL without its trailing slash ('' for a root URL or an unusable one). */
+export function basePath(publicBaseUrl: string): string {
+  try {
+    return new URL(publicBaseUrl).pathname.replace(/\/+$/, '');
+  } catch {
+    return '';
+  }
+}
+
+function layout(title: string, body: string, base: string, head = ''): string {
   return `<!doctype html>
 <html lang="es">
 <head>
@@ -71,7 +87,7 @@ function layout(title: string, body: string, head = ''): string {
 <meta name="viewport" content="width=device-width, initial-scale=1">
 <meta name="referrer" content="no-referrer">
 <title>${esc(title)}</title>
-<link rel="stylesheet" href="/pagar/assets/checkout.css">
+<link rel="stylesheet" href="${esc(base)}/pagar/assets/checkout.css">
 ${head}
 </head>
 <body>
@@ -87,7 +103,7 @@ export function checkoutPage(d: PageData): string {
   return layout(
     `Pagar ${d.plan} — ${d.empresa}`,
     `<main id="checkout" data-sesion="${esc(d.sesion)}" data-pasarela="${d.pasarela}" data-public-key="${esc(d.publicKey)}"
-  data-monto="${d.monto}" data-moneda="${esc(d.moneda)}" data-email="${esc(d.email)}" data-expira="${esc(d.expiraEn)}">
+  data-monto="${d.monto}" data-moneda="${esc(d.moneda)}" data-email="${esc(d.email)}" data-expira="${esc(d.expiraEn)}" data-base="${esc(d.base)}">
   <header class="marca">${logo}<div><h1>${esc(d.empresa)}</h1><p class="router">${esc(d.router)}</p></div></header>
   <section class="plan" aria-label="Plan elegido">
     <p class="plan-nombre">${esc(d.plan)}</p>
@@ -95,12 +111,14 @@ export function checkoutPage(d: PageData): string {
     <p class="plan-precio">${esc(d.precio)}</p>
   </section>
   <section id="pago" aria-label="Pago con tarjeta">
-    <p class="aviso">Antes de pagar, lee el <a id="aviso-link" href="/pagar/${esc(d.sesion)}/aviso-de-privacidad" target="_blank" rel="noopener">aviso de privacidad</a> de ${esc(d.empresa)}: usamos tu nombre, correo y teléfono solo para entregarte tu ficha y tu comprobante.</p>
+    <p class="aviso">Antes de pagar, lee el <a id="aviso-link" href="${esc(d.base)}/pagar/${esc(d.sesion)}/aviso-de-privacidad" target="_blank" rel="noopener">aviso de privacidad</a> de ${esc(d.empresa)}: usamos tu nombre, correo y teléfono solo para entregarte tu ficha y tu comprobante.</p>
     <p class="seguro">Los datos de tu tarjeta se capturan en el formulario seguro de ${gatewayName}; ${esc(d.empresa)} nunca los ve.</p>
     <div id="card-fields" class="card-fields"></div>
   </section>
   <section id="autenticacion" hidden aria-label="Verificación de tu banco">
-    <p>Tu banco pide confirmar el pago.</p>
+    <h2>Tu banco pide confirmar el pago</h2>
+    <p class="seguro">Es la verificación 3-D Secure de tu tarjeta. Tienes unos minutos; si no la terminas, no se hace ningún cargo.</p>
+    <p id="paso-wifi" class="aviso-wifi" hidden>No pudimos abrir el acceso a la página de tu banco desde este WiFi. Si no carga, paga con otra tarjeta o vuelve a intentarlo más tarde.</p>
     <div id="reto" class="reto"></div>
   </section>
   <div id="estado" class="estado" role="status" aria-live="polite"></div>
@@ -113,20 +131,21 @@ export function checkoutPage(d: PageData): string {
     <p class="referencia">Referencia: <span id="referencia"></span></p>
   </section>
 </main>`,
-    `<script src="${esc(d.gatewayScript)}"></script>\n<script src="/pagar/assets/checkout.js" defer></script>`,
+    d.base,
+    `<script src="${esc(d.gatewayScript)}"></script>\n<script src="${esc(d.base)}/pagar/assets/checkout.js" defer></script>`,
   );
 }
 
-export function noticePage(empresa: string, text: string): string {
+export function noticePage(empresa: string, text: string, base = ''): string {
   const paragraphs = text
     .split(/\n{2,}/)
     .map((p) => `<p>${esc(p.trim()).replace(/\n/g, '<br>')}</p>`)
     .join('\n');
-  return layout(`Aviso de privacidad — ${empresa}`, `<main class="aviso-doc"><h1>Aviso de privacidad</h1><h2>${esc(empresa)}</h2>${paragraphs}</main>`);
+  return layout(`Aviso de privacidad — ${empresa}`, `<main class="aviso-doc"><h1>Aviso de privacidad</h1><h2>${esc(empresa)}</h2>${paragraphs}</main>`, base);
 }
 
-export function errorPage(title: string, message: string): string {
-  return layout(title, `<main class="error"><h1>${esc(title)}</h1><p>${esc(message)}</p><p>Vuelve a la página del WiFi y elige tu ficha otra vez.</p></main>`);
+export function errorPage(title: string, message: string, base = ''): string {
+  return layout(title, `<main class="error"><h1>${esc(title)}</h1><p>${esc(message)}</p><p>Vuelve a la página del WiFi y elige tu ficha otra vez.</p></main>`, base);
 }
 
 /** The default notice (Ley Federal de Protección de Datos Personales en Posesión de los Particulares). */

@@ -18,11 +18,14 @@ import { naiveIso } from '../../infra/time.js';
 import { ROUTER_KEY_SECURITY as ROUTER_KEY_SECURITY_UNION, currentRouter } from '../auth/guards.js';
 import { normalizeEmail } from '../auth/email.js';
 import { requestHash, validIdempotencyKey } from '../payments/idempotency.js';
-import { purchase, purchaseUnderKey, type PurchaseInput } from '../payments/purchase.js';
-import { findByReferencia } from '../payments/repository.js';
+import { challengeBody, purchase, purchaseUnderKey, type PurchaseInput } from '../payments/purchase.js';
+import { findByReferencia, type StoredChallenge } from '../payments/repository.js';
+import { settle } from '../payments/settle.js';
+import { autoConexion } from '../payments/responses.js';
 import { centsToDecimal, priceToCents } from '../payments/money.js';
+import { computeTargets, proveVoucher } from '../payments/recargas.js';
 import { CheckoutSessions, SESSION_ID_RE, parseLoginContext, type CheckoutSession, type Pasarela } from './sessions.js';
-import { PLAIN_CSP, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
+import { PLAIN_CSP, basePath, checkoutCsp, checkoutPage, defaultNotice, errorPage, gatewayOrigins, noticePage } from './page.js';
 
 const ROUTER_KEY_SECURITY = ROUTER_KEY_SECURITY_UNION as unknown as Array<Record<string, string[]>>;
 const ASSETS = join(dirname(fileURLToPath(import.meta.url)), 'assets');
@@ -40,6 +43,9 @@ const SessionBody = Type.Object({
   mac: NStr(17),
   ip: NStr(45),
   dst: NStr(500),
+  /** A top-up ("Recargar tiempo") of this voucher instead of a new one: its name and password (none for a PIN). */
+  recarga_usuario: NStr(50),
+  recarga_contrasena: NStr(50),
 });
 
 const PayBody = Type.Object({
@@ -78,11 +84,42 @@ function pagadoUrl(s: CheckoutSession): string | null {
   }
 }
 
+/**
+ * Where Mercado Pago's 3-D Secure challenge may be framed: any https origin (the issuer's ACS), plus the
+ * configured API's own origin when it is not https (the sandbox serves its challenge page there).
+ */
+function challengeOrigins(apiBase: string): string[] {
+  let origin: string | null;
+  try {
+    origin = new URL(apiBase).origin;
+  } catch {
+    origin = null;
+  }
+  return origin && !origin.startsWith('https:') ? ['https:', origin] : ['https:'];
+}
+
+/** The recurring job that deletes expired checkout sessions. */
+export const PURGE_JOB = 'checkout.purgar';
+
 const NOT_FOUND = () => new ApiError(404, 'Sesión de pago no encontrada', 'checkout_session_not_found');
 
 export default async function checkoutRoutes(app: App) {
   const ctx = app.ctx;
   const sessions = new CheckoutSessions(ctx.db);
+  // Retention: sessions expired for a day go, by a recurring outbox job (one per database, whichever instance runs it).
+  ctx.payments.outbox.on(PURGE_JOB, async () => {
+    const n = await sessions.purge();
+    if (n > 0) app.log.info({ sesiones: n }, 'checkout: sesiones vencidas depuradas');
+    return { retryInMs: 3600_000 };
+  });
+  app.addHook('onReady', async () => {
+    await ctx.payments.outbox.enqueue(ctx.db.orm, PURGE_JOB, {}, { dedupeKey: 'checkout:purgar', delayMs: 60_000 }).catch((e: unknown) => app.log.warn({ err: e }, 'checkout: no se pudo programar la depuración'));
+  });
+  const voucherLimits = {
+    maxPerClient: ctx.config.hotspotMaxFailuresPerClient,
+    maxPerIp: ctx.config.hotspotMaxFailuresPerIp,
+    routerBudget: ctx.config.hotspotRouterFailureBudget,
+  };
   const assets = {
     js: readFileSync(join(ASSETS, 'checkout.js')),
     css: readFileSync(join(ASSETS, 'checkout.css')),
@@ -147,6 +184,18 @@ export default async function checkoutRoutes(app: App) {
       if (pasarela === 'mercado_pago' && !hasMp) throw new ApiError(400, 'La empresa no tiene configurado Mercado Pago', 'mercado_pago_not_configured');
       const nombre = b.nombre_cliente.trim();
       if (nombre === '') throw new ValidationFailed([{ type: 'value_error', loc: ['body', 'nombre_cliente'], msg: 'Nombre requerido', input: b.nombre_cliente }]);
+      // A top-up: the voucher's proof now (through the voucher limiter), and a plan that adds something to it.
+      const recargaUsuario = b.recarga_usuario?.trim() || null;
+      if (recargaUsuario !== null) {
+        const sale = await proveVoucher(ctx.payments, ctx.voucherLimiter, voucherLimits, {
+          empresaId: principal.empresaId,
+          routerId: principal.routerId,
+          ip: request.ip,
+          usuario: recargaUsuario,
+          contrasena: b.recarga_contrasena?.trim() || null,
+        });
+        computeTargets(sale, product);
+      }
       const created = await sessions.create({
         empresaId: principal.empresaId,
         routerId: principal.routerId,
@@ -157,6 +206,7 @@ export default async function checkoutRoutes(app: App) {
         email: email.email,
         telefono: b.telefono_cliente?.trim() || null,
         ...login,
+        recargaUsuario,
         minutes: ctx.config.checkoutSessionMinutes,
       });
       reply.code(201).header('cache-control', 'no-store');
@@ -185,27 +235,27 @@ export default async function checkoutRoutes(app: App) {
     { onRequest: async () => void requireBase(), schema: { hide: true, params: SesionParams } },
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
-      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace de pago no válido', 'Este enlace de pago no existe.'));
-      if (!s.vigente && !s.referencia) return html(reply, 410, PLAIN_CSP, errorPage('El enlace de pago expiró', 'Por tu seguridad, los enlaces de pago duran pocos minutos.'));
+      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace de pago no válido', 'Este enlace de pago no existe.', basePath(ctx.config.publicBaseUrl)));
+      if (!s.vigente && !s.referencia) return html(reply, 410, PLAIN_CSP, errorPage('El enlace de pago expiró', 'Por tu seguridad, los enlaces de pago duran pocos minutos.', basePath(ctx.config.publicBaseUrl)));
       const [creds, product, config] = await Promise.all([
         ctx.companies.getGatewayCredentials(s.empresaId),
         ctx.catalog.getSellableProduct(s.empresaId, s.routerId, s.productoId),
         ctx.catalog.publicConfig(s.empresaId, s.routerId),
       ]);
-      if (!creds || !product || !config) return html(reply, 404, PLAIN_CSP, errorPage('Producto no disponible', 'Este plan ya no está a la venta.'));
+      if (!creds || !product || !config) return html(reply, 404, PLAIN_CSP, errorPage('Producto no disponible', 'Este plan ya no está a la venta.', basePath(ctx.config.publicBaseUrl)));
       const pub = JSON.parse(config.body.toString('utf8')) as { empresa: { logo_url: string | null }; router: { nombre: string; ubicacion: string | null } };
       const cents = priceToCents(product.precio) ?? 0;
       const script = scriptFor(s.pasarela);
       return html(
         reply,
         200,
-        checkoutCsp(gatewayOrigins(script)),
+        checkoutCsp(gatewayOrigins(script), s.pasarela === 'mercado_pago' ? challengeOrigins(ctx.config.mercadoPagoApiBase) : []),
         checkoutPage({
           sesion: request.params.sesion,
           empresa: creds.nombre,
           logoUrl: pub.empresa.logo_url,
           router: pub.router.ubicacion ? `${pub.router.nombre} · ${pub.router.ubicacion}` : pub.router.nombre,
-          plan: product.nombreVenta,
+          plan: s.recargaUsuario ? `Recarga: ${product.nombreVenta} para la ficha ${s.recargaUsuario}` : product.nombreVenta,
           precio: `$${centsToDecimal(cents)} ${product.moneda || 'MXN'}`,
           monto: cents / 100,
           moneda: product.moneda || 'MXN',
@@ -216,6 +266,7 @@ export default async function checkoutRoutes(app: App) {
           nombre: s.nombre,
           gatewayScript: script,
           expiraEn: naiveIso(s.expiraEn) ?? '',
+          base: basePath(ctx.config.publicBaseUrl),
         }),
       );
     },
@@ -226,10 +277,10 @@ export default async function checkoutRoutes(app: App) {
     { onRequest: async () => void requireBase(), schema: { hide: true, params: SesionParams } },
     async (request, reply) => {
       const s = SESSION_ID_RE.test(request.params.sesion) ? await sessions.find(request.params.sesion) : null;
-      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
+      if (!s) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.', basePath(ctx.config.publicBaseUrl)));
       const [e] = await ctx.db.orm.select({ nombre: empresas.nombre, aviso: empresas.avisoPrivacidad }).from(empresas).where(eq(empresas.id, s.empresaId)).limit(1);
-      if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.'));
-      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre)));
+      if (!e) return html(reply, 404, PLAIN_CSP, errorPage('Enlace no válido', 'Este enlace no existe.', basePath(ctx.config.publicBaseUrl)));
+      return html(reply, 200, PLAIN_CSP, noticePage(e.nombre, e.aviso?.trim() || defaultNotice(e.nombre), basePath(ctx.config.publicBaseUrl)));
     },
   );
 
@@ -281,6 +332,10 @@ export default async function checkoutRoutes(app: App) {
         ip: s.ip,
         // The server logs the device in through the RouterOS API when it can (the page then says so).
         autoConnect: s.mac !== null,
+        // 3-D Secure: this page can show the bank's challenge; Conekta's redirect comes back here.
+        threeDs: { returnUrl: `${requireBase()}/pagar/${request.params.sesion}` },
+        // A top-up's proof was checked when the session was made (the session is single-use and short).
+        ...(s.recargaUsuario ? { recarga: { usuario: s.recargaUsuario, contrasena: null, verificada: true } } : {}),
         ...(s.pasarela === 'mercado_pago'
           ? {
               mercadoPago: {
@@ -325,13 +380,60 @@ export default async function checkoutRoutes(app: App) {
       // The link is a bearer credential in a browser's history: it shows the voucher for a day, not forever.
       const delivered = s.reciente && (tx.estado === 'entregada' || (tx.estado === 'reembolso_parcial' && tx.estadoHotspot === 'active'));
       const password = delivered && tx.passwordHotspot ? (ctx.secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
+      const reto = (tx.metadataJson as { autenticacion?: StoredChallenge } | null)?.autenticacion;
       return {
         estado: tx.estado,
         referencia: tx.referencia,
+        ...(tx.estado === 'en_autenticacion' && reto ? { autenticacion: challengeBody(tx.referencia ?? '', reto, ctx.config.threeDsChallengeTimeoutMs).autenticacion } : {}),
         pagado_url: pagadoUrl(s),
         mensaje: tx.estado === 'rechazada' || tx.estado === 'en_revision' ? tx.errorDetalle : null,
         usuario_hotspot: delivered ? { usuario: tx.usuarioHotspot, contrasena: password, tipo: tx.tipoUsuario } : null,
       };
+    },
+  );
+
+  // The customer is back from the bank's challenge (Conekta's return_url, or Mercado Pago's iframe said it is
+  // complete): what happened is read from the gateway, never taken from the browser.
+  app.post(
+    '/api/v1/checkout/sesiones/:sesion/autenticacion',
+    {
+      onRequest: async () => void requireBase(),
+      config: { rateLimit: { max: 30, timeWindow: '1 minute' } },
+      schema: { tags: ['checkout'], summary: 'Consultar en la pasarela el resultado de la verificación 3-D Secure de la sesión', params: SesionParams },
+    },
+    async (request, reply) => {
+      const s = await load(request.params.sesion);
+      reply.header('cache-control', 'no-store');
+      const tx = s.referencia ? await findByReferencia(ctx.db.orm, s.referencia) : null;
+      if (!tx || tx.routerId !== s.routerId) throw new ApiError(404, 'Esta sesión no tiene un pago en verificación', 'checkout_no_payment');
+      // Also a customer back from the bank after the challenge expired: an approval then is refunded in full.
+      const late = tx.estado === 'rechazada' && tx.errorCodigo === 'autenticacion_vencida';
+      if (tx.estado !== 'en_autenticacion' && !late) return { estado: tx.estado, referencia: tx.referencia };
+      try {
+        const payment = await ctx.payments.lookupPayment(tx);
+        if (payment) await settle(ctx.payments, tx, payment);
+      } catch (e) {
+        // The reconcile job keeps asking; the page keeps polling.
+        request.log.warn({ err: e, referencia: tx.referencia }, 'no se pudo consultar la verificación 3-D Secure');
+      }
+      let now = await findByReferencia(ctx.db.orm, tx.referencia!);
+      // Approved: the delivery job puts the voucher on the router (workers); then, as after a frictionless
+      // payment, the server logs the device in through the RouterOS API (bounded wait; the page polls anyway).
+      for (let i = 0; now?.estado === 'cobrada' && i < 40; i++) {
+        await new Promise((r) => setTimeout(r, 250));
+        now = await findByReferencia(ctx.db.orm, tx.referencia!);
+      }
+      let auto: Record<string, unknown> | null = null;
+      if (now?.estado === 'entregada' && s.mac) {
+        const password = now.passwordHotspot ? (ctx.secrets.general.decrypt(now.passwordHotspot) ?? '') : '';
+        try {
+          const r = await ctx.payments.hotspot().autoConnect(s.routerId, { username: now.usuarioHotspot ?? '', password, mac: s.mac, ip: s.ip ?? '' });
+          auto = autoConexion(true, s.mac, s.ip, r);
+        } catch (e) {
+          auto = autoConexion(true, s.mac, s.ip, { conectado: false, error: e instanceof Error ? e.message : String(e) });
+        }
+      }
+      return { estado: now?.estado ?? tx.estado, referencia: tx.referencia, ...(auto ? { auto_conexion: auto } : {}) };
     },
   );
 }

@@ -28,6 +28,8 @@ export interface SessionTerms extends LoginContext {
   nombre: string;
   email: string;
   telefono: string | null;
+  /** A top-up of this voucher (its proof was checked when the session was made), or null for a new voucher. */
+  recargaUsuario?: string | null;
 }
 
 export interface CheckoutSession extends SessionTerms {
@@ -115,6 +117,7 @@ function toSession(r: Row): CheckoutSession {
     mac: str(r.mac),
     ip: str(r.ip),
     dst: str(r.dst),
+    recargaUsuario: str(r.recarga_usuario),
     creadaEn: String(r.creada_en),
     expiraEn: String(r.expira_en),
     referencia: str(r.referencia),
@@ -135,10 +138,10 @@ export class CheckoutSessions {
     const id = newSessionId();
     const [row] = await this.db.query<{ expira_en: string }>(
       `INSERT INTO checkout_sesiones (id_hash, empresa_id, router_id, api_key_id, producto_id, pasarela, nombre_cliente, email_cliente,
-         telefono_cliente, link_login_only, chap_id, chap_challenge, mac, ip, dst, expira_en)
-       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, (now() AT TIME ZONE 'utc') + make_interval(mins => $16::int))
+         telefono_cliente, link_login_only, chap_id, chap_challenge, mac, ip, dst, expira_en, recarga_usuario)
+       VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, (now() AT TIME ZONE 'utc') + make_interval(mins => $16::int), $17)
        RETURNING expira_en`,
-      [hashSessionId(id), s.empresaId, s.routerId, s.apiKeyId, s.productoId, s.pasarela, s.nombre, s.email, s.telefono, s.linkLoginOnly, s.chapId, s.chapChallenge, s.mac, s.ip, s.dst, s.minutes],
+      [hashSessionId(id), s.empresaId, s.routerId, s.apiKeyId, s.productoId, s.pasarela, s.nombre, s.email, s.telefono, s.linkLoginOnly, s.chapId, s.chapChallenge, s.mac, s.ip, s.dst, s.minutes, s.recargaUsuario ?? null],
     );
     return { id, expiraEn: String(row!.expira_en) };
   }

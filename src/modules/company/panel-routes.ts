@@ -71,8 +71,10 @@ const Sales = Type.Object({
   zona_horaria: S,
   hoy: Type.Object({ fecha: S, monto: Type.Number(), ventas: Type.Integer() }),
   mes: Money,
+  /** Counter (cash) sales, apart: at the batch's price, on the local day each voucher was first used. */
+  efectivo: Type.Object({ hoy: Money, mes: Money }),
   dias: Type.Integer(),
-  por_dia: Type.Array(Type.Object({ fecha: S, monto: Type.Number(), ventas: Type.Integer() })),
+  por_dia: Type.Array(Type.Object({ fecha: S, monto: Type.Number(), ventas: Type.Integer(), efectivo_monto: Type.Number(), efectivo_ventas: Type.Integer() })),
   por_plan: Type.Array(Type.Object({ producto_id: NI, nombre: S, monto: Type.Number(), ventas: Type.Integer() })),
 });
 
@@ -150,7 +152,7 @@ export default async function panelRoutes(app: App) {
       ...admin,
       schema: {
         tags,
-        summary: 'Ventas cobradas (netas de reembolsos) de hoy, del mes, por día y por plan, en la zona horaria de la empresa',
+        summary: 'Ventas con tarjeta cobradas (netas de reembolsos) y, aparte, ventas en efectivo de lotes (al precio del lote, el día del primer uso): hoy, mes, por día y por plan, en la zona horaria de la empresa',
         security: SESSION_SECURITY,
         querystring: Type.Object({ dias: Type.Integer({ minimum: 1, maximum: 366, default: 30 }) }),
         response: { 200: Sales },

@@ -12,7 +12,7 @@ import { loadEmpresa } from './settings.js';
 import { JOB } from '../payments/repository.js';
 import { netAmountSql, paidPredicate, transactionsHaveEstado } from './transactions.js';
 
-/** Until the vouchers issue adds a company setting, every company lives in Mexico City's time. */
+/** A company's zone when it has none set (the column's default). */
 export const COMPANY_TIME_ZONE = 'America/Mexico_City';
 const JOB_DELIVER = JOB.deliver;
 
@@ -102,17 +102,32 @@ export async function transactionDetail(ctx: AppContext, empresaId: string, id: 
   };
 }
 
-/** Money a sale kept and when it was paid, as the company's local day (stored timestamps are naive UTC). */
-function localDay(alias = 't') {
-  return `((coalesce(${alias}.pagada_en, ${alias}.creada_en) AT TIME ZONE 'UTC') AT TIME ZONE '${COMPANY_TIME_ZONE}')::date`;
+/** The zone a company's screens and tickets use (IANA name, validated when set; storage stays UTC). */
+export async function companyTimeZone(ctx: AppContext, empresaId: string): Promise<string> {
+  const [row] = await ctx.db.query<{ zona_horaria: string | null }>(`SELECT zona_horaria FROM empresas WHERE id = $1`, [empresaId]);
+  return row?.zona_horaria || COMPANY_TIME_ZONE;
 }
 
+/** Money a sale kept and when it was paid, as the company's local day (stored timestamps are naive UTC; $zone). */
+function localDay(zone: string, alias = 't') {
+  return `((coalesce(${alias}.pagada_en, ${alias}.creada_en) AT TIME ZONE 'UTC') AT TIME ZONE ${zone})::date`;
+}
+
+/**
+ * Card (online) sales and cash (counter batch) sales, apart. A counter voucher is a cash sale on the
+ * company's local day of its first use, at the price its batch copied from the plan when it was made
+ * (a later price change does not move cash already counted).
+ */
 export async function salesSummary(ctx: AppContext, empresaId: string, days: number) {
+  const zona = await companyTimeZone(ctx, empresaId);
   const withEstado = await transactionsHaveEstado(ctx);
   const paid = paidPredicate(withEstado);
   const net = netAmountSql(withEstado);
-  const day = localDay();
-  const today = `(now() AT TIME ZONE '${COMPANY_TIME_ZONE}')::date`;
+  // $2 is the zone in every query below (a bound parameter, never spliced).
+  const day = localDay('$2::text');
+  const today = `(now() AT TIME ZONE $2::text)::date`;
+  const cashDay = `((f.primer_uso_en AT TIME ZONE 'UTC') AT TIME ZONE $2::text)::date`;
+  const cash = `FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id WHERE l.empresa_id = $1 AND f.primer_uso_en IS NOT NULL`;
   const [totals] = await ctx.db.query<{ hoy: string; hoy_n: number; mes: string; mes_n: number; hoy_fecha: string }>(
     `SELECT coalesce(sum(${net}) FILTER (WHERE ${day} = ${today}), 0)::text AS hoy,
             (count(*) FILTER (WHERE ${day} = ${today}))::int AS hoy_n,
@@ -120,30 +135,47 @@ export async function salesSummary(ctx: AppContext, empresaId: string, days: num
             (count(*) FILTER (WHERE date_trunc('month', ${day}) = date_trunc('month', ${today})))::int AS mes_n,
             to_char(${today}, 'YYYY-MM-DD') AS hoy_fecha
        FROM transacciones t WHERE t.empresa_id = $1 AND ${paid}`,
-    [empresaId],
+    [empresaId, zona],
   );
-  const byDay = await ctx.db.query<{ fecha: string; monto: string; ventas: number }>(
-    `SELECT to_char(d, 'YYYY-MM-DD') AS fecha, coalesce(s.monto, 0)::text AS monto, coalesce(s.ventas, 0)::int AS ventas
-       FROM generate_series(${today} - ($2::int - 1), ${today}, interval '1 day') AS d
+  const [cashTotals] = await ctx.db.query<{ hoy: number; hoy_n: number; mes: number; mes_n: number }>(
+    `SELECT coalesce(sum(l.precio_centavos) FILTER (WHERE ${cashDay} = ${today}), 0)::bigint AS hoy,
+            (count(*) FILTER (WHERE ${cashDay} = ${today}))::int AS hoy_n,
+            coalesce(sum(l.precio_centavos) FILTER (WHERE date_trunc('month', ${cashDay}) = date_trunc('month', ${today})), 0)::bigint AS mes,
+            (count(*) FILTER (WHERE date_trunc('month', ${cashDay}) = date_trunc('month', ${today})))::int AS mes_n
+       ${cash}`,
+    [empresaId, zona],
+  );
+  const byDay = await ctx.db.query<{ fecha: string; monto: string; ventas: number; efectivo: number; efectivo_n: number }>(
+    `SELECT to_char(d, 'YYYY-MM-DD') AS fecha, coalesce(s.monto, 0)::text AS monto, coalesce(s.ventas, 0)::int AS ventas,
+            coalesce(c.monto, 0)::bigint AS efectivo, coalesce(c.ventas, 0)::int AS efectivo_n
+       FROM generate_series(${today} - ($3::int - 1), ${today}, interval '1 day') AS d
        LEFT JOIN (SELECT ${day} AS dia, sum(${net}) AS monto, count(*) AS ventas
-                    FROM transacciones t WHERE t.empresa_id = $1 AND ${paid} AND ${day} > ${today} - $2::int
+                    FROM transacciones t WHERE t.empresa_id = $1 AND ${paid} AND ${day} > ${today} - $3::int
                    GROUP BY 1) s ON s.dia = d::date
+       LEFT JOIN (SELECT ${cashDay} AS dia, sum(l.precio_centavos) AS monto, count(*) AS ventas
+                    ${cash} AND ${cashDay} > ${today} - $3::int
+                   GROUP BY 1) c ON c.dia = d::date
       ORDER BY d`,
-    [empresaId, days],
+    [empresaId, zona, days],
   );
   const byPlan = await ctx.db.query<{ producto_id: number | null; nombre: string | null; monto: string; ventas: number }>(
     `SELECT t.producto_id, coalesce(p.nombre_venta, t.perfil_hotspot, 'Sin plan') AS nombre, sum(${net})::text AS monto, count(*)::int AS ventas
        FROM transacciones t LEFT JOIN productos p ON p.id = t.producto_id AND p.empresa_id = t.empresa_id
-      WHERE t.empresa_id = $1 AND ${paid} AND ${day} > ${today} - $2::int
+      WHERE t.empresa_id = $1 AND ${paid} AND ${day} > ${today} - $3::int
       GROUP BY t.producto_id, 2 ORDER BY sum(${net}) DESC LIMIT 50`,
-    [empresaId, days],
+    [empresaId, zona, days],
   );
+  const cents = (v: number | string) => Number(v) / 100;
   return {
-    zona_horaria: COMPANY_TIME_ZONE,
+    zona_horaria: zona,
     hoy: { fecha: totals.hoy_fecha, monto: Number(totals.hoy), ventas: Number(totals.hoy_n) },
     mes: { monto: Number(totals.mes), ventas: Number(totals.mes_n) },
+    efectivo: {
+      hoy: { monto: cents(cashTotals.hoy), ventas: Number(cashTotals.hoy_n) },
+      mes: { monto: cents(cashTotals.mes), ventas: Number(cashTotals.mes_n) },
+    },
     dias: days,
-    por_dia: byDay.map((r) => ({ fecha: r.fecha, monto: Number(r.monto), ventas: Number(r.ventas) })),
+    por_dia: byDay.map((r) => ({ fecha: r.fecha, monto: Number(r.monto), ventas: Number(r.ventas), efectivo_monto: cents(r.efectivo), efectivo_ventas: Number(r.efectivo_n) })),
     por_plan: byPlan.map((r) => ({ producto_id: r.producto_id === null ? null : Number(r.producto_id), nombre: String(r.nombre), monto: Number(r.monto), ventas: Number(r.ventas) })),
   };
 }

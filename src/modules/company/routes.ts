@@ -69,6 +69,8 @@ const RouterListItem = Type.Object({
   ubicacion: Nullable(Type.String()),
   activo: Type.Boolean(),
   creado_en: Nullable(Type.String()),
+  /** The hotspot's login address for the batch QR codes; null: read from the router's hotspot profile. */
+  dns_name: Nullable(Type.String()),
 });
 
 
@@ -115,7 +117,22 @@ function filtersOf(q: TransactionFilters): TransactionFilters {
 /** An IANA zone name the runtime knows (Intl's own list, plus UTC, which it accepts but does not list). */
 function isTimeZone(zone: string): boolean {
   if (!/^[A-Za-z][A-Za-z0-9_+\-/]{0,63}$/.test(zone)) return false;
-  return zone === 'UTC' || Intl.supportedValuesOf('timeZone').includes(zone);
+  if (zone === 'UTC') return true;
+  // Intl.supportedValuesOf lists ICU's canonical names only (Asia/Calcutta, not the IANA Asia/Kolkata):
+  // a name counts when the formatter accepts it (aliases included) and it is an Area/Location name.
+  if (!zone.includes('/')) return false;
+  try {
+    new Intl.DateTimeFormat('en', { timeZone: zone });
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+/** The sales queries convert with `AT TIME ZONE`: a zone the database does not know would break them. */
+async function databaseKnowsZone(ctx: App['ctx'], zone: string): Promise<boolean> {
+  const [row] = await ctx.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM pg_timezone_names WHERE name = $1`, [zone]);
+  return Number(row?.n) > 0;
 }
 
 export default async function companyRoutes(app: App) {
@@ -177,7 +194,7 @@ export default async function companyRoutes(app: App) {
       const email = b.contacto_email?.trim();
       if (email !== undefined && email !== '' && !EMAIL.test(email)) problems.push({ type: 'value_error', loc: ['body', 'contacto_email'], msg: 'Correo electrónico inválido' });
       const zona = b.zona_horaria?.trim();
-      if (zona !== undefined && !isTimeZone(zona)) problems.push({ type: 'value_error', loc: ['body', 'zona_horaria'], msg: 'Zona horaria inválida: se espera un nombre IANA como America/Mexico_City' });
+      if (zona !== undefined && !(isTimeZone(zona) && (await databaseKnowsZone(ctx, zona)))) problems.push({ type: 'value_error', loc: ['body', 'zona_horaria'], msg: 'Zona horaria inválida: se espera un nombre IANA como America/Mexico_City' });
       if (problems.length > 0) throw new ValidationFailed(problems);
       // `telegram_bot_token` sent back as the mask means "unchanged" (the GET shows the mask).
       const { row } = await updateSettings(
@@ -320,7 +337,7 @@ export default async function companyRoutes(app: App) {
     async (request, reply) => {
       const empresaId = currentUser(request).empresaId!;
       const all = await ctx.db.orm
-        .select({ id: routers.id, nombre: routers.nombre, host: routers.host, ubicacion: routers.ubicacion, activo: routers.activo, creadoEn: routers.creadoEn })
+        .select({ id: routers.id, nombre: routers.nombre, host: routers.host, ubicacion: routers.ubicacion, activo: routers.activo, creadoEn: routers.creadoEn, dnsName: routers.dnsName })
         .from(routers)
         .where(eq(routers.empresaId, empresaId))
         .orderBy(asc(routers.creadoEn), asc(routers.id));
@@ -330,7 +347,7 @@ export default async function companyRoutes(app: App) {
       return {
         empresa_id: empresaId,
         total: all.length,
-        routers: rows.map((r) => ({ id: r.id, nombre: r.nombre, host: r.host, ubicacion: r.ubicacion, activo: r.activo !== false, creado_en: naiveIso(r.creadoEn) })),
+        routers: rows.map((r) => ({ id: r.id, nombre: r.nombre, host: r.host, ubicacion: r.ubicacion, activo: r.activo !== false, creado_en: naiveIso(r.creadoEn), dns_name: r.dnsName ?? null })),
       };
     },
   );

@@ -25,3 +25,14 @@ export function isValidHost(host: string): boolean {
   if (/^[\d.]+$/.test(host) || host.includes(':')) return false;
   return /^(?=.{1,50}$)([A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)(\.[A-Za-z0-9]([A-Za-z0-9-]{0,61}[A-Za-z0-9])?)*\.?$/.test(host);
 }
+
+/**
+ * The hotspot's login address devices open (`dns-name` of a hotspot server profile, or the router setting
+ * `dns_name`): a host name of letters, digits and inner hyphens, or an IPv4 address; up to 253
+ * characters. It goes into printed QR URLs, so nothing else (no scheme, port, path, spaces, `@`).
+ */
+export function isHotspotDnsName(host: string): boolean {
+  if (host.length < 1 || host.length > 253) return false;
+  if (/^[\d.]+$/.test(host)) return isIP(host) === 4;
+  return host.split('.').every((label) => /^[A-Za-z0-9](?:[A-Za-z0-9-]{0,61}[A-Za-z0-9])?$/.test(label));
+}

@@ -201,6 +201,29 @@ export class HotspotService {
   }
 
   /**
+   * A TLS-only walled-garden pass for one device while its 3-D Secure challenge is open: the issuer's page is
+   * on hosts no walled garden can list in advance. `/ip hotspot walled-garden ip` (MikroTik manual, "Hotspot"
+   * → Walled Garden: `action`, `src-address`, `protocol`, `dst-port`, `comment`) lets the device's TCP 443
+   * through before login; nothing else. The comment names the purchase, so exactly its pass is removed.
+   */
+  async openChallengePass(routerId: string, pass: { ip: string; comment: string }): Promise<void> {
+    await this.withRouter(routerId, async (conn) => {
+      const { rows } = await conn.command('/ip/hotspot/walled-garden/ip/print', { proplist: ['.id'], query: { comment: pass.comment } });
+      if (rows.length > 0) return;
+      await conn.command('/ip/hotspot/walled-garden/ip/add', {
+        attrs: { action: 'accept', 'src-address': pass.ip, protocol: 'tcp', 'dst-port': '443', comment: pass.comment },
+      });
+    });
+  }
+
+  async closeChallengePass(routerId: string, comment: string): Promise<void> {
+    await this.withRouter(routerId, async (conn) => {
+      const { rows } = await conn.command('/ip/hotspot/walled-garden/ip/print', { proplist: ['.id'], query: { comment } });
+      for (const r of rows) await removeIgnoringMissing(conn, '/ip/hotspot/walled-garden/ip/remove', r['.id']);
+    });
+  }
+
+  /**
    * First logins of these users, as seconds ago: an active session counts from its start (`uptime` of
    * `/ip/hotspot/active`), a user with used time but no session from `now - uptime` of the user (a lower
    * bound of the time since its first login: the buyer never loses time to a missed poll). Names not seen
@@ -253,6 +276,23 @@ export class HotspotService {
       const cookies = await conn.command('/ip/hotspot/cookie/print', { proplist: ['.id', 'user'] });
       for (const c of cookies.rows) if (names.has(c.user ?? '')) await removeIgnoringMissing(conn, '/ip/hotspot/cookie/remove', c['.id']);
       return { found: true, disabled };
+    });
+  }
+
+  /**
+   * A top-up (issue 15): SET the user's `limit-uptime` / `limit-bytes-total` to these totals (never add, so
+   * running it twice changes nothing). Only our own user (by comment) is touched; a value left null is not
+   * written. Returns whether the user was found.
+   */
+  async setVoucherLimits(routerId: string, username: string, comment: string, limits: { limitUptimeMinutes: number | null; limitBytesTotal: number | null }): Promise<{ found: boolean }> {
+    const attrs: Record<string, string> = {};
+    if (limits.limitUptimeMinutes !== null && limits.limitUptimeMinutes > 0) attrs['limit-uptime'] = minutesToDuration(limits.limitUptimeMinutes);
+    if (limits.limitBytesTotal !== null && limits.limitBytesTotal > 0) attrs['limit-bytes-total'] = String(limits.limitBytesTotal);
+    return this.withRouter(routerId, async (conn) => {
+      const user = await findByName(conn, username);
+      if (!user || (user.comment ?? '') !== comment) return { found: false };
+      if (Object.keys(attrs).length > 0) await conn.command('/ip/hotspot/user/set', { attrs: { '.id': user['.id'], ...attrs } });
+      return { found: true };
     });
   }
 

@@ -18,8 +18,13 @@ export interface HotspotPort {
   checkReady(routerId: string, profile: string): Promise<void>;
   createVoucher(routerId: string, spec: VoucherSpec): Promise<{ created: boolean }>;
   removeVoucher(routerId: string, username: string): Promise<void>;
+  setVoucherLimits(routerId: string, username: string, comment: string, limits: { limitUptimeMinutes: number | null; limitBytesTotal: number | null }): Promise<{ found: boolean }>;
   findUser(routerId: string, username: string): Promise<{ name: string; profile: string; comment?: string; disabled: boolean } | null>;
   autoConnect(routerId: string, input: { username: string; password: string; mac: string; ip: string }): Promise<Record<string, unknown>>;
+  /** A TLS-only walled-garden pass for one device (3-D Secure: the bank's challenge page is on unknown hosts). */
+  openChallengePass(routerId: string, pass: { ip: string; comment: string }): Promise<void>;
+  /** Remove every walled-garden pass with this comment (none is fine). */
+  closeChallengePass(routerId: string, comment: string): Promise<void>;
 }
 
 export interface SellableProductView {

@@ -8,16 +8,18 @@ import { randomUUID } from 'node:crypto';
 import { sql, type SQL } from 'drizzle-orm';
 import { ApiError, isDatabaseUnavailable, isDivisionByZero, isUniqueViolation } from '../../infra/errors.js';
 import { transacciones } from '../../infra/db/schema.js';
+import type { Executor } from '../../infra/db/index.js';
 import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
 import { amountToCents, centsToDecimal, priceToCents } from './money.js';
 import { isProfileMissing, isRouterUnreachable, type GatewayCredentialsView, type SellableProductView } from './ports.js';
-import { JOB, NOW, findById, statementOf, markCharged, markDeclined, markPending, markUnknown, type Transaccion } from './repository.js';
-import { deliver } from './workers.js';
+import { JOB, NOW, findById, statementOf, markChallenge, markCharged, markDeclined, markPending, markUnknown, recordChallengePass, type StoredChallenge, type Transaccion } from './repository.js';
+import { challengePassComment, deliver } from './workers.js';
 import { autoConexion, conektaSuccess, mercadoPagoPending, mercadoPagoSuccess, type SaleContext } from './responses.js';
 import type { PaymentsService } from './service.js';
 import { generateVoucher, type TipoUsuario } from './vouchers.js';
 import type { StoredResponse } from './idempotency.js';
+import { lockAndTarget, type TopUpRequest, type TopUpTargets } from './recargas.js';
 
 export interface Buyer {
   empresaId: string;
@@ -36,7 +38,11 @@ export interface PurchaseInput {
   mac: string | null;
   ip: string | null;
   autoConnect: boolean;
+  /** Ask for 3-D Secure (the checkout page only: it can show the challenge); where Conekta's redirect returns. */
+  threeDs?: { returnUrl: string };
   mercadoPago?: { paymentMethodId: string; issuerId: string | null; monto: number; cuotas: number; deviceId: string | null };
+  /** A top-up of this voucher (recargas.ts) instead of a new one; its proof is checked by the route. */
+  recarga?: TopUpRequest;
 }
 
 const err = (status: number, detail: string, code: string, referencia: string, extra: Record<string, unknown> = {}): StoredResponse => ({
@@ -89,6 +95,8 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
     );
   }
   const tipo: TipoUsuario = input.tipoUsuario ?? (product.tipoUsuarioDefault === 'pin' ? 'pin' : 'usuario_contrasena');
+  // A top-up's proof (the voucher's password or PIN) is the route's job, through the voucher limiter.
+  if (input.recarga && input.recarga.verificada !== true) throw new Error('recarga sin prueba de la ficha');
 
   // A dead router costs the customer nothing: it is checked before any money moves.
   try {
@@ -184,7 +192,7 @@ async function chargeAndDeliver(
     amountCents: priceCents,
     currency: product.moneda || 'MXN',
     productId: product.id,
-    productName: product.nombreVenta,
+    productName: input.recarga ? `Recarga: ${product.nombreVenta}` : product.nombreVenta,
     cardToken: input.cardToken,
     customer: { name: input.nombre, email: input.email, phone: input.telefono },
     metadata: {
@@ -197,6 +205,7 @@ async function chargeAndDeliver(
       user_type: tipo,
     },
     clientIp: input.ip,
+    ...(input.threeDs ? { threeDs: input.threeDs } : {}),
     ...(input.mercadoPago
       ? {
           mercadoPago: {
@@ -216,8 +225,15 @@ async function chargeAndDeliver(
       : await svc.mercadoPago.charge({ accessToken: creds.mercadoPago.accessToken! }, charge);
 
   let charged: Awaited<ReturnType<typeof markCharged>> = null;
+  let challenge: StoredChallenge | null = null;
   try {
     switch (result.outcome) {
+      case 'challenge':
+        challenge = { tipo: result.challenge.kind, url: result.challenge.url, ...(result.challenge.kind === 'iframe' ? { creq: result.challenge.creq } : {}) };
+        await svc.deps.db.transaction((dbtx) =>
+          markChallenge(dbtx, attempt.id, result.payment, challenge!, { pollInMs: svc.pendingPollMs(1), timeoutMs: config.threeDsChallengeTimeoutMs }),
+        );
+        break;
       case 'approved':
         // One statement (atomic without BEGIN/COMMIT): the sale and its delivery job, the job already
         // claimed by this request, which makes the first attempt itself; workers take over if we die.
@@ -285,6 +301,12 @@ async function chargeAndDeliver(
     autoConexion: auto,
   });
 
+  if (result.outcome === 'challenge') {
+    const pass = await openChallengePass(svc, buyer, input, referencia);
+    await recordChallengePass(svc.deps.db.orm, tx.id, pass).catch((e: unknown) => logger.warn({ err: e, referencia }, 'no se pudo registrar el paso del walled garden'));
+    return { charged: true, referencia, response: { status: 202, body: challengeBody(referencia, { ...challenge!, paso_wifi: pass }, config.threeDsChallengeTimeoutMs) } };
+  }
+
   if (result.outcome === 'pending') {
     const row = (await findById(svc.deps.db.orm, tx.id))!;
     return { charged: true, referencia, response: { status: 202, body: mercadoPagoPending(sale(row, {}), result.payment, input.mercadoPago!.cuotas) } };
@@ -310,7 +332,38 @@ async function chargeAndDeliver(
     }
   }
   const body = input.gateway === 'conekta' ? conektaSuccess(sale(row, auto)) : mercadoPagoSuccess(sale(row, auto), result.payment, input.mercadoPago!.cuotas);
+  // A top-up answers the same user and the totals it set (the sale's new terms once delivered).
+  if (row.recargaDe !== null) body.recarga = { limite_minutos: row.recargaMinutos, limite_bytes: row.recargaBytes, vigencia_minutos: row.recargaVigenciaMinutos };
   return { charged: true, referencia, response: { status: 200, body } };
+}
+
+/**
+ * While the bank's challenge is open the device, still behind the hotspot, must reach the issuer's hosts:
+ * a TLS-only walled-garden pass for its address through the RouterOS API (closed by the pass job when the
+ * challenge ends or expires). false: no address, or the router could not be reached: only a frictionless
+ * authentication can complete, and the page says so.
+ */
+async function openChallengePass(svc: PaymentsService, buyer: Buyer, input: PurchaseInput, referencia: string): Promise<boolean> {
+  if (!input.ip) return false;
+  try {
+    await svc.hotspot().openChallengePass(buyer.routerId, { ip: input.ip, comment: challengePassComment(referencia) });
+    return true;
+  } catch (e) {
+    svc.deps.logger.warn({ err: e, referencia, router: buyer.routerId }, 'no se pudo abrir el paso 3-D Secure en el router');
+    return false;
+  }
+}
+
+/** The answer of a purchase waiting for the customer's bank (also what the page's status shows on reload). */
+export function challengeBody(referencia: string, c: StoredChallenge, timeoutMs: number): Record<string, unknown> {
+  return {
+    success: false,
+    code: 'autenticacion_requerida',
+    detail: 'Tu banco pide confirmar el pago.',
+    referencia,
+    estado: 'en_autenticacion',
+    autenticacion: { tipo: c.tipo, url: c.url, ...(c.creq ? { creq: c.creq } : {}), paso_wifi: c.paso_wifi === true, segundos: Math.round(timeoutMs / 1000) },
+  };
 }
 
 /**
@@ -330,9 +383,62 @@ async function createAttempt(
   referencia: string,
   extra: SQL | null,
 ): Promise<{ id: number; password: string }> {
+  if (input.recarga) {
+    // A top-up: under the sale's row lock, its targets from the sale's terms as they are now (recargas.ts).
+    const usuario = input.recarga.usuario;
+    return svc.deps.db.transaction(async (t) => {
+      const { sale, targets } = await lockAndTarget(t, buyer.routerId, buyer.empresaId, usuario, product);
+      const password = sale.passwordHotspot ? (svc.deps.secrets.general.decrypt(sale.passwordHotspot) ?? '') : '';
+      const recorded = await insertAttempt(svc, t, buyer, input, product, priceCents, (sale.tipoUsuario as TipoUsuario) ?? tipo, referencia, extra, 0, {
+        username: sale.usuarioHotspot ?? usuario,
+        password,
+        passwordEnc: sale.passwordHotspot,
+        perfil: sale.perfilHotspot ?? product.perfilMikrotikNombre,
+        targets,
+      });
+      if (!recorded) throw new Error('top-up attempt not recorded');
+      return recorded;
+    });
+  }
   for (let attempt = 0; ; attempt++) {
     const creds = generateVoucher(tipo, svc.voucherLengths);
-    const insert = svc.deps.db.orm
+    const result = await insertAttempt(svc, svc.deps.db.orm, buyer, input, product, priceCents, tipo, referencia, extra, attempt, {
+      username: creds.username,
+      password: creds.password ?? '',
+      passwordEnc: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null,
+      perfil: product.perfilMikrotikNombre,
+      targets: null,
+    });
+    if (result) return result;
+  }
+}
+
+interface AttemptVoucher {
+  username: string;
+  password: string;
+  passwordEnc: string | null;
+  perfil: string;
+  /** A top-up's targets (it names its sale's user and carries no plan terms of its own). */
+  targets: TopUpTargets | null;
+}
+
+/** One try at recording the attempt; null when the drawn voucher name was taken (draw another). */
+async function insertAttempt(
+  svc: PaymentsService,
+  ex: Executor,
+  buyer: Buyer,
+  input: PurchaseInput,
+  product: SellableProductView,
+  priceCents: number,
+  tipo: TipoUsuario,
+  referencia: string,
+  extra: SQL | null,
+  attempt: number,
+  v: AttemptVoucher,
+): Promise<{ id: number; password: string } | null> {
+  const topUp = v.targets;
+  {
+    const insert = ex
       .insert(transacciones)
       .values({
         referencia,
@@ -348,15 +454,17 @@ async function createAttempt(
         clienteNombre: input.nombre,
         clienteEmail: input.email,
         clienteTelefono: input.telefono,
-        usuarioHotspot: creds.username,
-        passwordHotspot: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null,
+        usuarioHotspot: v.username,
+        passwordHotspot: v.passwordEnc,
         tipoUsuario: tipo,
-        perfilHotspot: product.perfilMikrotikNombre,
-        limiteMinutos: product.duracionMinutos,
-        // The plan's validity and data allowance as sold (the vouchers module enforces the validity).
-        vigenciaMinutos: product.vigenciaMinutos ?? null,
-        vigenciaDesde: product.vigenciaMinutos ? (product.vigenciaDesde ?? 'primer_uso') : null,
-        limiteBytes: product.limiteBytes ?? null,
+        perfilHotspot: v.perfil,
+        // The plan's terms as sold (the vouchers module enforces the validity); a top-up has none of its
+        // own (the sweeper and profile-info read the sale's), only its targets.
+        limiteMinutos: topUp ? null : product.duracionMinutos,
+        vigenciaMinutos: topUp ? null : (product.vigenciaMinutos ?? null),
+        vigenciaDesde: !topUp && product.vigenciaMinutos ? (product.vigenciaDesde ?? 'primer_uso') : null,
+        limiteBytes: topUp ? null : (product.limiteBytes ?? null),
+        ...(topUp ?? {}),
         estadoPago: 'pending',
         estadoHotspot: 'pending',
         apiKeyUsada: buyer.keyId,
@@ -365,6 +473,7 @@ async function createAttempt(
           referencia,
           producto_nombre: product.nombreVenta,
           auto_connect_requested: input.autoConnect,
+          ...(topUp ? { recarga_de: topUp.recargaDe } : {}),
           ...(input.mercadoPago ? { installments: input.mercadoPago.cuotas, webhook_expected: true } : {}),
         },
         cobroIntentadoEn: NOW,
@@ -377,15 +486,18 @@ async function createAttempt(
       // `extra` (the Idempotency-Key's referencia) must return one row, else the statement fails by a division by
       // zero and records nothing: the key was taken over by another request, which now owns the purchase.
       // (`owned` is selected so the planner cannot drop the division.)
-      const result = await svc.deps.db.orm.execute(
+      const result = await ex.execute(
         extra
           ? sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile}), x AS (${extra}), g AS (SELECT 1 / count(*)::int AS owned FROM x) SELECT t.id, g.owned FROM t, g`
           : sql`WITH t AS (${statementOf(insert)}), r AS (${reconcile}) SELECT id FROM t`,
       );
       const [row] = (result as unknown as { rows: { id: number | string }[] }).rows;
-      return { id: Number(row.id), password: creds.password ?? '' };
+      return { id: Number(row.id), password: v.password };
     } catch (e) {
-      if (attempt < 5 && isUniqueViolation(e, 'uq_transacciones_voucher_vivo')) continue;
+      if (!topUp && attempt < 5 && isUniqueViolation(e, 'uq_transacciones_voucher_vivo')) return null;
+      if (isUniqueViolation(e, 'uq_transacciones_recarga_en_curso')) {
+        throw new ApiError(409, 'Ya hay una recarga en curso para esta ficha; espere a que termine. No se realizó ningún cargo.', 'recarga_en_curso');
+      }
       if (extra && isDivisionByZero(e)) {
         throw new ApiError(
           409,

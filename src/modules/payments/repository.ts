@@ -9,7 +9,7 @@ import type { Executor } from '../../infra/db/index.js';
 import { ASYNC_COMMIT_CTE } from '../../infra/db/async-commit.js';
 import { transacciones } from '../../infra/db/schema.js';
 import { enqueue, enqueueSql, jobDoneSql, newLeaseToken, type OutboxJob } from '../../infra/outbox.js';
-import type { GatewayPayment } from './gateways/types.js';
+import type { Challenge, GatewayPayment } from './gateways/types.js';
 import { OPEN, guardSql, type Evento } from './transitions.js';
 
 export type Transaccion = typeof transacciones.$inferSelect;
@@ -27,6 +27,7 @@ export const JOB = {
   webhookLookup: 'pagos.webhook_pendiente',
   notify: 'pagos.telegram',
   purge: 'pagos.purgar',
+  closeChallengePass: 'pagos.cerrar_paso_3ds',
 } as const;
 
 export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida' | 'alerta' | 'reembolso_parcial';
@@ -193,6 +194,106 @@ export async function markPending(ex: Executor, id: number, payment: GatewayPaym
   await scheduleReconcile(ex, id, pollInMs);
 }
 
+/** The challenge as stored with the purchase (metadata_json.autenticacion) and shown to the page again on reload. */
+export interface StoredChallenge {
+  tipo: Challenge['kind'];
+  url: string;
+  creq?: string;
+  /** The device's TLS-only walled-garden pass was opened on the router. */
+  paso_wifi?: boolean;
+}
+
+/**
+ * The gateway wants a 3-D Secure challenge: the purchase waits for the customer's bank (`en_autenticacion`),
+ * polled by its reconcile job (which also expires it), and its pass job (which closes the device's walled-
+ * garden pass) is queued now, due at the deadline. Returns the updated row, or null when the table forbade it.
+ */
+export async function markChallenge(
+  ex: Executor,
+  id: number,
+  payment: GatewayPayment,
+  challenge: StoredChallenge,
+  t: { pollInMs: number; timeoutMs: number },
+): Promise<Transaccion | null> {
+  const [row] = await ex
+    .update(transacciones)
+    .set({
+      estado: 'en_autenticacion',
+      estadoPago: payment.rawStatus.slice(0, 20),
+      estadoDetalle: payment.statusDetail.slice(0, 100) || null,
+      transaccionId: payment.id,
+      metadataJson: sql`coalesce(${transacciones.metadataJson}, '{}'::jsonb) || jsonb_build_object('autenticacion', ${JSON.stringify(challenge)}::jsonb)`,
+      actualizadaEn: NOW,
+    })
+    .where(and(eq(transacciones.id, id), guardSql('autenticacion_requerida')))
+    .returning();
+  if (!row) return null;
+  await scheduleReconcile(ex, id, Math.min(t.pollInMs, t.timeoutMs));
+  await enqueue(ex, JOB.closeChallengePass, { transaccionId: id }, { dedupeKey: `paso3ds:${id}`, delayMs: t.timeoutMs });
+  return row;
+}
+
+/** Record whether the device's walled-garden pass is open (the page tells the customer when it is not). */
+export async function recordChallengePass(ex: Executor, id: number, open: boolean): Promise<void> {
+  await ex.execute(sql`UPDATE transacciones SET metadata_json = jsonb_set(metadata_json, '{autenticacion,paso_wifi}', to_jsonb(${open}::boolean))
+    WHERE id = ${id} AND metadata_json ? 'autenticacion'`);
+}
+
+/** Milliseconds left in the purchase's challenge (negative once past), counted from the charge attempt. */
+export async function challengeRemainingMs(ex: Executor, id: number, timeoutMs: number): Promise<number> {
+  const result = await ex.execute(sql`SELECT EXTRACT(EPOCH FROM (coalesce(cobro_intentado_en, creada_en) + make_interval(secs => ${timeoutMs / 1000}::double precision)
+      - (now() AT TIME ZONE 'utc'))) * 1000 AS ms FROM transacciones WHERE id = ${id}`);
+  const [r] = rowsOf(result);
+  return r ? Number(r.ms) : -1;
+}
+
+/**
+ * The challenge stayed open past its deadline (the caller's gateway read still said pending): the purchase is
+ * declined for good (`autenticacion_vencida`: never revived, never delivered; a later approval is refunded).
+ */
+export async function markChallengeExpired(ex: Executor, id: number, timeoutMs: number): Promise<boolean> {
+  const rows = await ex
+    .update(transacciones)
+    .set({
+      estado: 'rechazada',
+      errorCodigo: 'autenticacion_vencida',
+      errorDetalle: 'La verificación de tu banco no se completó a tiempo. No se hizo ningún cargo.',
+      actualizadaEn: NOW,
+    })
+    .where(
+      and(
+        eq(transacciones.id, id),
+        guardSql('autenticacion_vencida'),
+        sql`coalesce(${transacciones.cobroIntentadoEn}, ${transacciones.creadaEn}) + make_interval(secs => ${timeoutMs / 1000}::double precision) <= (now() AT TIME ZONE 'utc')`,
+      ),
+    )
+    .returning({ id: transacciones.id });
+  if (rows.length === 0) return false;
+  await closePassNow(ex, id);
+  return true;
+}
+
+/**
+ * The bank approved a challenge we had already expired: record the payment and refund it in full (a durable
+ * job; the refund moves the purchase to `reembolsada`). Returns true when this call queued the refund.
+ */
+export async function markLateApproval(ex: Executor, id: number, payment: GatewayPayment): Promise<boolean> {
+  const rows = await ex
+    .update(transacciones)
+    .set({ transaccionId: payment.id, estadoPago: payment.rawStatus.slice(0, 20), actualizadaEn: NOW })
+    .where(and(eq(transacciones.id, id), guardSql('reembolso_total'), eq(transacciones.estado, 'rechazada')))
+    .returning({ id: transacciones.id });
+  if (rows.length === 0) return false;
+  const queued = await enqueue(ex, JOB.refund, { transaccionId: id, motivo: 'El banco aprobó el pago después de vencer la verificación 3-D Secure' }, { dedupeKey: `reembolsar:${id}` });
+  if (queued !== null) await notify(ex, { id }, 'alerta', 'Aprobación 3-D Secure tardía: se reembolsa completa, sin ficha');
+  return queued !== null;
+}
+
+/** The challenge ended (approved, failed, expired): close the device's walled-garden pass now. */
+export async function closePassNow(ex: Executor, id: number): Promise<void> {
+  await ex.execute(sql`UPDATE outbox SET run_at = LEAST(run_at, now()) WHERE dedupe_key = ${`paso3ds:${id}`} AND done_at IS NULL`);
+}
+
 /** Bring the purchase's reconcile job forward (or create it). */
 export async function scheduleReconcile(ex: Executor, id: number, delayMs: number): Promise<void> {
   const created = await enqueue(ex, JOB.reconcile, { transaccionId: id }, { dedupeKey: `conciliar:${id}`, delayMs });
@@ -212,7 +313,12 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
 /** The buyer's e-mail receipt (vouchers/receipts.ts), queued in the delivery's own statement. */
 export const RECEIPT_JOB = 'fichas.recibo';
 
-export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJob, 'id' | 'leaseToken'>, opts: { receipt?: boolean } = {}): Promise<Transaccion | null> {
+export async function markDelivered(
+  ex: Executor,
+  id: number,
+  job?: Pick<OutboxJob, 'id' | 'leaseToken'>,
+  opts: { receipt?: boolean; extendSale?: SQL } = {},
+): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
     // A partly refunded purchase keeps its state (the voucher was still owed).
@@ -226,6 +332,8 @@ export async function markDelivered(ex: Executor, id: number, job?: Pick<OutboxJ
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
     [
       ...(job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : []),
+      // A top-up: the sale it extends takes the targets in the same commit (recargas.ts extendSaleSql).
+      ...(opts.extendSale ? [opts.extendSale] : []),
       ...(opts.receipt ? [enqueueSql(RECEIPT_JOB, idPayload, keyFor('recibo:'), {}, sql`FROM u WHERE u.cliente_email IS NOT NULL AND u.cliente_email <> ''`)] : []),
     ],
     // Asynchronous commit (infra/db/async-commit.ts): lost to a database crash, the delivery job (committed

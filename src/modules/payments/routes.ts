@@ -17,6 +17,7 @@ import { normalizeEmail } from '../auth/email.js';
 import { requestHash, validIdempotencyKey } from './idempotency.js';
 import { purchase, purchaseUnderKey, type PurchaseInput } from './purchase.js';
 import { findByReferencia } from './repository.js';
+import { proveVoucher } from './recargas.js';
 import { estadoHotspotWire } from './responses.js';
 import { settle } from './settle.js';
 import { centsToNumber, priceToCents } from './money.js';
@@ -63,6 +64,14 @@ const MercadoPagoBody = Type.Object({
   device_id: NStr(255),
   payer: Type.Optional(Type.Union([Type.Object({}, { additionalProperties: true }), Type.Null()])),
 });
+
+/** A top-up names the voucher and proves it is the buyer's: its password (none for a PIN voucher: the name is the PIN). */
+const topUpFields = {
+  usuario: Type.String({ minLength: 1, maxLength: 50 }),
+  contrasena: NStr(50),
+};
+const TopUpConektaBody = Type.Object({ ...ConektaBody.properties, ...topUpFields });
+const TopUpMercadoPagoBody = Type.Object({ ...MercadoPagoBody.properties, ...topUpFields });
 
 type Body = Record<string, unknown>;
 const pick = (b: Body, a: string, alt?: string): unknown => (b[a] !== undefined ? b[a] : alt !== undefined ? b[alt] : undefined);
@@ -122,7 +131,13 @@ export default async function paymentRoutes(app: App) {
     return payload;
   });
 
-  const purchaseRoute = (gateway: 'conekta' | 'mercado_pago') => async (request: FastifyRequest, reply: FastifyReply) => {
+  const voucherLimits = {
+    maxPerClient: ctx.config.hotspotMaxFailuresPerClient,
+    maxPerIp: ctx.config.hotspotMaxFailuresPerIp,
+    routerBudget: ctx.config.hotspotRouterFailureBudget,
+  };
+
+  const purchaseRoute = (gateway: 'conekta' | 'mercado_pago', topUp = false) => async (request: FastifyRequest, reply: FastifyReply) => {
     const body = request.body as Body;
     const r = request as FastifyRequest & { referencia?: string };
     if (gateway === 'conekta') {
@@ -159,7 +174,8 @@ export default async function paymentRoutes(app: App) {
         : {}),
     };
     const buyer = currentRouter(request);
-    const endpoint = gateway === 'conekta' ? 'pagar-conekta' : 'pagar-mercado-pago';
+    const endpoint = (topUp ? 'recargar-' : 'pagar-') + (gateway === 'conekta' ? 'conekta' : 'mercado-pago');
+    const recarga = topUp ? { usuario: String(body.usuario).trim(), contrasena: text(body.contrasena) } : null;
     const key = request.headers['idempotency-key'];
     const idemKey = typeof key === 'string' && key !== '' ? key : null;
     // This request's token on its Idempotency-Key (its referencia): the attempt commits only while the key names it.
@@ -185,8 +201,14 @@ export default async function paymentRoutes(app: App) {
     }
     // The request's referencia is the purchase's (any answer, a 503 included, carries it); the key gets it
     // in the same commit as the attempt. purchase() throws only while nothing was charged.
-    const buy = (withAttempt?: (referencia: string) => SQL) =>
-      purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, { referencia: owner, withAttempt });
+    const buy = async (withAttempt?: (referencia: string) => SQL) => {
+      if (recarga) {
+        // The proof, through the voucher limiter (as profile-info); a failure throws before any attempt.
+        await proveVoucher(svc, ctx.voucherLimiter, voucherLimits, { empresaId: buyer.empresaId, routerId: buyer.routerId, ip: request.ip, ...recarga });
+        input.recarga = { ...recarga, verificada: true };
+      }
+      return purchase(svc, { empresaId: buyer.empresaId, routerId: buyer.routerId, keyId: buyer.keyId }, input, { referencia: owner, withAttempt });
+    };
     const outcome = idemKey ? await purchaseUnderKey(svc, { routerId: buyer.routerId, key: idemKey, owner }, buy, { log: request.log }) : await buy();
     r.referencia = outcome.referencia;
     return reply.code(outcome.response.status).send(outcome.response.body);
@@ -245,6 +267,29 @@ export default async function paymentRoutes(app: App) {
       },
     },
     purchaseRoute('mercado_pago'),
+  );
+
+  const topUpDescription =
+    'Recarga: más tiempo (o datos) en la MISMA ficha, sin crear otro usuario. `usuario` y `contrasena` (ninguna para una ficha PIN) prueban que la ficha es del comprador (con límite de intentos, como profile-info). ' +
+    'La entrega fija en el router el límite total calculado al registrar la compra (nunca suma), y un reembolso lo revierte sin borrar el usuario. ' +
+    'Errores: 404 ficha_no_encontrada (también la ficha de otra empresa), 401 credenciales_invalidas, 409 ficha_vencida, 409 recarga_en_curso, 400 recarga_sin_efecto, 429 too_many_attempts. Cabecera opcional `Idempotency-Key`.';
+  app.post(
+    '/api/v1/payments/recargar-conekta',
+    {
+      ...purchaseConfig,
+      preValidation,
+      schema: { tags: ['payments'], summary: 'Recargar una ficha con tarjeta (Conekta)', description: topUpDescription, security: ROUTER_KEY_SECURITY, body: TopUpConektaBody },
+    },
+    purchaseRoute('conekta', true),
+  );
+  app.post(
+    '/api/v1/payments/recargar-mercado-pago',
+    {
+      ...purchaseConfig,
+      preValidation,
+      schema: { tags: ['payments'], summary: 'Recargar una ficha con tarjeta (Mercado Pago)', description: topUpDescription, security: ROUTER_KEY_SECURITY, body: TopUpMercadoPagoBody },
+    },
+    purchaseRoute('mercado_pago', true),
   );
 
   app.get(

@@ -42,6 +42,8 @@ export interface PaymentHooks {
   /** Test seam: after the checks, just before the attempt is recorded (nothing charged yet). */
   beforeAttempt?: (info: { referencia: string }) => void | Promise<void>;
   afterChargeRecorded?: (info: { transaccionId: number; referencia: string; outcome: string }) => void | Promise<void>;
+  /** Test seam: the router was written (voucher created, or a top-up's limits set), before that is recorded. */
+  afterRouterWrite?: (info: { transaccionId: number; referencia: string; recarga: boolean }) => void | Promise<void>;
 }
 
 export type RefundOutcome = { kind: 'ok'; rawStatus: string; refundId: string | null } | { kind: 'refused'; message: string };

@@ -11,12 +11,12 @@ import { isUniqueViolation } from '../../infra/errors.js';
 import { paymentStatusMessage } from './gateways/conekta-tables.js';
 import { statusDetailMessage } from './gateways/mercadopago-tables.js';
 import type { GatewayPayment } from './gateways/types.js';
-import { NOW, findById, markCharged, markDeclined, markPartiallyRefunded, markPending, markRefunded, rowToTransaccion, type Transaccion } from './repository.js';
+import { NOW, closePassNow, findById, markLateApproval, markCharged, markDeclined, markPartiallyRefunded, markPending, markRefunded, rowToTransaccion, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { MONEY_KEPT, OPEN, transitionFor } from './transitions.js';
 import { generateVoucher, type TipoUsuario } from './vouchers.js';
 
-export type SettleEffect = 'charged' | 'declined' | 'refunded' | 'partially_refunded' | 'pending' | 'review' | 'none';
+export type SettleEffect = 'charged' | 'declined' | 'refunded' | 'partially_refunded' | 'pending' | 'review' | 'refund_queued' | 'none';
 
 /** Does this gateway payment belong to this purchase? */
 export function paymentMatches(tx: Transaccion, p: GatewayPayment): boolean {
@@ -42,6 +42,8 @@ export async function settle(svc: PaymentsService, tx: Transaccion, p: GatewayPa
   let row = tx;
   for (let round = 0; round < 3; round++) {
     const effect = await settleRow(svc, row, p, pollAttempt);
+    // The 3-D Secure challenge ended: the device's walled-garden pass goes now, not at the deadline.
+    if (row.estado === 'en_autenticacion' && effect !== 'none' && effect !== 'pending') await closePassNow(svc.deps.db.orm, row.id);
     if (effect !== 'none') return effect;
     const now = await findById(svc.deps.db.orm, row.id);
     if (!now || (now.estado === row.estado && now.errorCodigo === row.errorCodigo)) return effect;
@@ -61,6 +63,11 @@ async function settleRow(svc: PaymentsService, tx: Transaccion, p: GatewayPaymen
   const { db, logger, config } = svc.deps;
 
   if (p.status === 'approved' || p.status === 'partially_refunded') {
+    // The bank approved a challenge we had expired: never delivered, refunded in full (even if it is not what we sold).
+    if (tx.estado === 'rechazada' && tx.errorCodigo === 'autenticacion_vencida') {
+      logger.warn({ transaccion: tx.id, referencia: tx.referencia, pago: p.id }, 'aprobación 3-D Secure después de vencer: se reembolsa');
+      return (await db.transaction((t) => markLateApproval(t, tx.id, p))) ? 'refund_queued' : 'none';
+    }
     if (open || tx.estado === 'rechazada') {
       const wrong = mismatch(tx, p);
       if (wrong) {
@@ -70,7 +77,7 @@ async function settleRow(svc: PaymentsService, tx: Transaccion, p: GatewayPaymen
           await db.orm
             .update(transacciones)
             .set({ estado: 'en_revision', transaccionId: p.id, errorCodigo: 'cobro_no_coincide', errorDetalle: wrong, actualizadaEn: NOW })
-            .where(sql`id = ${tx.id} AND estado IN ('iniciada', 'en_revision')`);
+            .where(sql`id = ${tx.id} AND estado IN ('iniciada', 'en_autenticacion', 'en_revision')`);
         }
         return 'review';
       }
@@ -162,10 +169,11 @@ async function revive(svc: PaymentsService, tx: Transaccion, p: GatewayPayment):
         if (!fresh || !paymentMatches(row, fresh) || (fresh.status !== 'approved' && fresh.status !== 'partially_refunded') || mismatch(row, fresh)) return 'none';
         const taken = await t.execute(
           sql`SELECT 1 FROM transacciones WHERE router_id = ${row.routerId} AND usuario_hotspot = ${row.usuarioHotspot} AND id <> ${row.id}
-                AND referencia IS NOT NULL AND estado IN ('iniciada', 'cobrada', 'entregada', 'en_revision', 'reembolso_parcial') LIMIT 1`,
+                AND referencia IS NOT NULL AND recarga_de IS NULL AND estado IN ('iniciada', 'en_autenticacion', 'cobrada', 'entregada', 'en_revision', 'reembolso_parcial') LIMIT 1`,
         );
         let voucher: { username: string; passwordEnc: string | null } | undefined;
-        if (((taken as unknown as { rows: unknown[] }).rows ?? []).length > 0 || attempt > 0) {
+        // A top-up names its sale's user (never renamed: it creates no user).
+        if (row.recargaDe === null && (((taken as unknown as { rows: unknown[] }).rows ?? []).length > 0 || attempt > 0)) {
           const creds = generateVoucher((row.tipoUsuario as TipoUsuario) ?? 'usuario_contrasena', svc.voucherLengths);
           voucher = { username: creds.username, passwordEnc: creds.password ? secrets.general.encrypt(creds.password) : null };
         }

@@ -10,6 +10,9 @@
  * read taken under the row lock, so that a stale "approved" read cannot bring back a refunded order.
  *
  *   iniciada ──approved──▶ cobrada ──voucher on router──▶ entregada
+ *   iniciada ──3-D Secure challenge──▶ en_autenticacion ──approved──▶ cobrada | ──failed──▶ rechazada
+ *   en_autenticacion ──challenge expired (fresh read: still pending)──▶ rechazada (autenticacion_vencida)
+ *   rechazada (autenticacion_vencida) ──the bank approved after all──▶ reembolsada (full refund, never delivered)
  *      │ ╲──declined──▶ rechazada ──(sin_cobro, fresh read under lock) approved──▶ cobrada
  *      ╰──unknown──▶ en_revision ──reconciled──▶ cobrada | rechazada
  *   cobrada | entregada ──partial refund──▶ reembolso_parcial (voucher stays; refunded cents recorded)
@@ -17,7 +20,7 @@
  */
 import { sql, type SQL } from 'drizzle-orm';
 
-export const ESTADOS = ['iniciada', 'en_revision', 'cobrada', 'entregada', 'reembolso_parcial', 'rechazada', 'reembolsada'] as const;
+export const ESTADOS = ['iniciada', 'en_autenticacion', 'en_revision', 'cobrada', 'entregada', 'reembolso_parcial', 'rechazada', 'reembolsada'] as const;
 export type Estado = (typeof ESTADOS)[number];
 
 /** What happened to the purchase (the cause of a transition). */
@@ -28,6 +31,10 @@ export type Evento =
   | 'cobro_rechazado'
   /** The charge's outcome is unknown (timeout, 5xx): the reconciler finds out. */
   | 'resultado_desconocido'
+  /** The gateway asks the customer's bank for a 3-D Secure challenge: waiting for the customer. */
+  | 'autenticacion_requerida'
+  /** The challenge stayed open past THREE_DS_CHALLENGE_TIMEOUT_MS (a fresh read still said pending): never delivered. */
+  | 'autenticacion_vencida'
   /** The voucher is on the router. */
   | 'entrega'
   /** Part of the money went back; the voucher stays. */
@@ -44,7 +51,9 @@ export type Condicion =
   /** The caller read the gateway after taking the row lock (`SELECT … FOR UPDATE`); the SQL cannot check it, the caller asserts it. */
   | 'lectura_fresca'
   /** The voucher is not on the router yet (`estado_hotspot <> 'active'`). */
-  | 'ficha_pendiente';
+  | 'ficha_pendiente'
+  /** `error_codigo = 'autenticacion_vencida'`: the 3-D Secure challenge expired before the bank answered. */
+  | 'autenticacion_vencida';
 
 export interface Transition {
   from: Estado;
@@ -57,9 +66,15 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'iniciada', to: 'cobrada', on: 'cobro_aprobado' },
   { from: 'en_revision', to: 'cobrada', on: 'cobro_aprobado' },
   { from: 'rechazada', to: 'cobrada', on: 'cobro_aprobado', requires: ['sin_cobro', 'lectura_fresca'] },
+  // The bank approved within the challenge's time (the expiry itself reads the gateway first).
+  { from: 'en_autenticacion', to: 'cobrada', on: 'cobro_aprobado' },
+
+  { from: 'iniciada', to: 'en_autenticacion', on: 'autenticacion_requerida' },
+  { from: 'en_autenticacion', to: 'rechazada', on: 'autenticacion_vencida' },
 
   { from: 'iniciada', to: 'rechazada', on: 'cobro_rechazado' },
   { from: 'en_revision', to: 'rechazada', on: 'cobro_rechazado' },
+  { from: 'en_autenticacion', to: 'rechazada', on: 'cobro_rechazado' },
 
   { from: 'iniciada', to: 'en_revision', on: 'resultado_desconocido' },
 
@@ -75,9 +90,12 @@ export const TRANSITIONS: readonly Transition[] = [
   { from: 'cobrada', to: 'reembolsada', on: 'reembolso_total' },
   { from: 'entregada', to: 'reembolsada', on: 'reembolso_total' },
   { from: 'reembolso_parcial', to: 'reembolsada', on: 'reembolso_total' },
+  // An approval that arrived after its challenge expired: refunded in full, no voucher ever existed.
+  { from: 'rechazada', to: 'reembolsada', on: 'reembolso_total', requires: ['autenticacion_vencida'] },
 
   { from: 'iniciada', to: 'rechazada', on: 'devuelto_sin_venta' },
   { from: 'en_revision', to: 'rechazada', on: 'devuelto_sin_venta' },
+  { from: 'en_autenticacion', to: 'rechazada', on: 'devuelto_sin_venta' },
   // A purchase we declared unpaid learns its charge was given back: it can never be revived.
   { from: 'rechazada', to: 'rechazada', on: 'devuelto_sin_venta' },
 ];
@@ -87,7 +105,7 @@ export const VOUCHER_OWED: readonly Estado[] = ['cobrada', 'reembolso_parcial'];
 /** States in which the customer's money is (at least partly) with the company. */
 export const MONEY_KEPT: readonly Estado[] = ['cobrada', 'entregada', 'reembolso_parcial'];
 /** States the gateway may still change by itself (reconcile / poll). */
-export const OPEN: readonly Estado[] = ['iniciada', 'en_revision'];
+export const OPEN: readonly Estado[] = ['iniciada', 'en_autenticacion', 'en_revision'];
 
 /** The row facts a condition reads. */
 export interface RowFacts {
@@ -109,6 +127,8 @@ function conditionHolds(c: Condicion, row: RowFacts, opts: GuardOptions): boolea
       return opts.lecturaFresca === true;
     case 'ficha_pendiente':
       return row.estadoHotspot !== 'active';
+    case 'autenticacion_vencida':
+      return row.errorCodigo === 'autenticacion_vencida';
   }
 }
 
@@ -130,6 +150,8 @@ function conditionSql(c: Condicion, opts: GuardOptions): SQL {
       return opts.lecturaFresca === true ? sql`TRUE` : sql`FALSE`;
     case 'ficha_pendiente':
       return sql`coalesce(estado_hotspot, '') <> 'active'`;
+    case 'autenticacion_vencida':
+      return sql`error_codigo = 'autenticacion_vencida'`;
   }
 }
 

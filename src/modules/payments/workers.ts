@@ -6,15 +6,30 @@
 import { and, eq, sql } from 'drizzle-orm';
 import { transacciones } from '../../infra/db/schema.js';
 import { isUniqueViolation } from '../../infra/errors.js';
-import { JOB_DONE, LeaseLostError, enqueue, type JobResult, type OutboxJob } from '../../infra/outbox.js';
+import { JOB_DONE, LeaseLostError, enqueue, enqueueSql, type JobResult, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
 import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
-import { JOB, NOW, enqueueRemoval, findByGatewayId, findById, markDeclined, markDelivered, markRefunded, notify, type NoticeKind, type Transaccion } from './repository.js';
+import {
+  JOB,
+  NOW,
+  challengeRemainingMs,
+  enqueueRemoval,
+  findByGatewayId,
+  findById,
+  markChallengeExpired,
+  markDeclined,
+  markDelivered,
+  markRefunded,
+  notify,
+  type NoticeKind,
+  type Transaccion,
+} from './repository.js';
 import type { PaymentsService } from './service.js';
 import { paymentMatches, settle } from './settle.js';
 import { MONEY_KEPT, OPEN, guardSql, transitionFor, type Estado } from './transitions.js';
 import { generateVoucher, voucherComment, type TipoUsuario } from './vouchers.js';
+import { extendSaleSql, revertTopUp, undeliverable, writeTopUp } from './recargas.js';
 
 const txId = (job: OutboxJob) => Number(job.payload.transaccionId);
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 500);
@@ -43,6 +58,11 @@ export function registerWorkers(svc: PaymentsService): void {
   o.on(JOB.webhookLookup, (job) => webhookLookup(svc, job), { maxAttempts: 200, maxBackoffMs: 30 * 60_000 });
   o.on(JOB.notify, (job) => sendNotice(svc, job), { maxAttempts: 8 });
   o.on(JOB.purge, (job) => purge(svc, job));
+  o.on(JOB.closeChallengePass, (job) => closeChallengePass(svc, job), {
+    maxAttempts: 300,
+    maxBackoffMs: 15 * 60_000,
+    onDead: alertOnDead('No se pudo quitar del router el paso temporal (walled garden) de un pago 3-D Secure; bórrelo a mano'),
+  });
 }
 
 /** An error log line and, when configured, the company's Telegram chat. */
@@ -69,6 +89,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
     return;
   }
   if (!transitionFor(tx, 'entrega')) return;
+  if (tx.recargaDe !== null) return deliverTopUp(svc, job, tx, onDelivered);
   for (let rename = 0; ; rename++) {
     const password = tx.passwordHotspot ? (secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
     await job.lease?.confirm();
@@ -81,6 +102,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
         limitBytesTotal: tx.limiteBytes,
         comment: voucherComment(tx.referencia ?? String(tx.id)),
       });
+      await svc.hooks.afterRouterWrite?.({ transaccionId: tx.id, referencia: tx.referencia ?? '', recarga: false });
     } catch (e) {
       if (isVoucherNameTaken(e) && rename < 5) {
         const next = await renameVoucher(svc, tx);
@@ -102,6 +124,56 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
     onDelivered?.(delivered);
     return JOB_DONE;
   }
+}
+
+/**
+ * A top-up (recargas.ts): SET its stored targets on its sale's user (never a new user), then record the
+ * delivery and the sale's new terms in one statement. A top-up whose sale is gone, expired, or whose terms
+ * moved since its targets were computed (a late revival after another top-up) is refunded instead.
+ */
+async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
+  const { db, logger } = svc.deps;
+  const { sale, motivo } = await undeliverable(db.orm, tx);
+  const moved =
+    sale !== null &&
+    ((tx.recargaMinutos !== null && sale.limiteMinutos !== tx.recargaPrevioMinutos && sale.limiteMinutos !== tx.recargaMinutos) ||
+      (tx.recargaBytes !== null && sale.limiteBytes !== tx.recargaPrevioBytes && sale.limiteBytes !== tx.recargaBytes) ||
+      (tx.recargaVigenciaMinutos !== null && sale.vigenciaMinutos !== tx.recargaPrevioVigenciaMinutos && sale.vigenciaMinutos !== tx.recargaVigenciaMinutos));
+  if (motivo || moved || !sale) {
+    await giveBackTopUp(svc, tx, motivo ?? 'La ficha cambió desde que se calculó la recarga; se reembolsa');
+    return JOB_DONE;
+  }
+  await job.lease?.confirm();
+  try {
+    await writeTopUp(svc, tx, sale);
+    await svc.hooks.afterRouterWrite?.({ transaccionId: tx.id, referencia: tx.referencia ?? '', recarga: true });
+  } catch (e) {
+    return deliveryFailed(svc, tx, job, e);
+  }
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql });
+  if (!delivered) {
+    // Refunded while we were writing: its revert is a durable job of its own (after our write).
+    const now = await findById(db.orm, tx.id);
+    if (now?.estado === 'reembolsada') await enqueueRemoval(db.orm, tx.id);
+    return;
+  }
+  logger.info({ transaccion: tx.id, referencia: tx.referencia, recarga_de: tx.recargaDe }, 'recarga entregada');
+  onDelivered?.(delivered);
+  return JOB_DONE;
+}
+
+/** A top-up that can no longer be delivered: refund it at once (the refund job tells the company). */
+async function giveBackTopUp(svc: PaymentsService, tx: Transaccion, motivo: string): Promise<void> {
+  await svc.deps.db.transaction(async (t) => {
+    const rows = await t
+      .update(transacciones)
+      .set({ errorCodigo: 'recarga_no_aplicable', errorDetalle: motivo, actualizadaEn: NOW })
+      .where(and(eq(transacciones.id, tx.id), guardSql('entrega')))
+      .returning({ id: transacciones.id });
+    if (rows.length === 0) return;
+    await enqueue(t, JOB.refund, { transaccionId: tx.id, motivo }, { dedupeKey: `reembolsar:${tx.id}` });
+  });
+  svc.deps.logger.warn({ transaccion: tx.id, recarga_de: tx.recargaDe, motivo }, 'recarga no aplicable: se reembolsa');
 }
 
 /**
@@ -162,7 +234,8 @@ async function deliveryFailed(svc: PaymentsService, tx: Transaccion, job: Outbox
  */
 async function refund(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
-  if (!tx || !MONEY_KEPT.includes(tx.estado as Estado) || !tx.transaccionId) return;
+  // Money kept, or an approval that came after its 3-D Secure challenge expired (refunded, never delivered).
+  if (!tx || !tx.transaccionId || !(MONEY_KEPT.includes(tx.estado as Estado) || transitionFor(tx, 'reembolso_total'))) return;
   const motivo = typeof job.payload.motivo === 'string' ? job.payload.motivo : 'Reembolso';
   if (svc.remainingCents(tx) > 0) {
     const result = await svc.refundAtGateway(tx);
@@ -179,6 +252,15 @@ async function refund(svc: PaymentsService, job: OutboxJob): Promise<JobResult> 
 async function removeVoucher(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
   const tx = await findById(svc.deps.db.orm, txId(job));
   if (!tx || tx.estado !== 'reembolsada' || !tx.usuarioHotspot) return;
+  if (tx.recargaDe !== null) {
+    // A refunded top-up takes its extension back and keeps the user.
+    if (tx.estadoHotspot === 'disabled') return;
+    const wait = await revertTopUp(svc, tx, async () => job.lease?.confirm(), job.attempts);
+    return wait === null ? undefined : { retryInMs: wait, note: 'otra recarga de la ficha está en curso' };
+  }
+  // The sale's own top-ups bought time on a user that goes now: their money goes back too.
+  await svc.deps.db.orm.execute(sql`
+    ${enqueueSql(JOB.refund, sql`jsonb_build_object('transaccionId', r.id, 'motivo', 'Se reembolsó la ficha que esta recarga extendía')`, sql`'reembolsar:' || r.id::text`, {}, sql`FROM transacciones r WHERE r.recarga_de = ${tx.id} AND r.estado IN ('cobrada', 'entregada', 'reembolso_parcial')`)}`);
   const hotspot = svc.hotspot();
   await job.lease?.confirm();
   const user = await hotspot.findUser(tx.routerId, tx.usuarioHotspot);
@@ -202,6 +284,9 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
   }
   if (payment) {
     const effect = await settle(svc, tx, payment, job.attempts);
+    if (tx.estado === 'en_autenticacion' && (effect === 'pending' || effect === 'none') && (payment.status === 'pending' || payment.status === 'unknown')) {
+      return challengeStillOpen(svc, tx, job);
+    }
     if (effect === 'pending' || (payment.status === 'pending' && effect === 'none')) {
       if (svc.pendingGaveUp(tx)) return;
       return { retryInMs: svc.pendingPollMs(job.attempts), note: `pago ${payment.rawStatus}` };
@@ -230,6 +315,39 @@ async function reconcile(svc: PaymentsService, job: OutboxJob): Promise<JobResul
       notifyCompany: false,
     }),
   );
+}
+
+/**
+ * The customer's bank has not answered (the read just taken still says pending): poll again, never past the
+ * challenge's deadline; once past it, the purchase expires (never delivered; a later approval is refunded).
+ */
+async function challengeStillOpen(svc: PaymentsService, tx: Transaccion, job: OutboxJob): Promise<JobResult> {
+  const timeoutMs = svc.deps.config.threeDsChallengeTimeoutMs;
+  const left = await challengeRemainingMs(svc.deps.db.orm, tx.id, timeoutMs);
+  if (left > 0) return { retryInMs: Math.max(200, Math.min(svc.pendingPollMs(job.attempts), left + 50)), note: 'esperando al banco (3-D Secure)' };
+  if (await markChallengeExpired(svc.deps.db.orm, tx.id, timeoutMs)) {
+    svc.deps.logger.info({ transaccion: tx.id, referencia: tx.referencia }, '3-D Secure vencido: no se entrega');
+  }
+}
+
+/**
+ * The device's TLS-only walled-garden pass (3-D Secure) goes once the challenge ended or its time is up,
+ * whichever comes first; a router that cannot be reached is retried (the outbox backs off).
+ */
+async function closeChallengePass(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
+  const tx = await findById(svc.deps.db.orm, txId(job));
+  if (!tx) return;
+  if (tx.estado === 'en_autenticacion') {
+    const left = await challengeRemainingMs(svc.deps.db.orm, tx.id, svc.deps.config.threeDsChallengeTimeoutMs);
+    if (left > 0) return { retryInMs: left + 50, note: 'reto abierto' };
+  }
+  await job.lease?.confirm();
+  await svc.hotspot().closeChallengePass(tx.routerId, challengePassComment(tx.referencia ?? String(tx.id)));
+}
+
+/** The comment that names a purchase's walled-garden pass on the router. */
+export function challengePassComment(referencia: string): string {
+  return `Pagos Hotspot 3DS ${referencia}`;
 }
 
 /**

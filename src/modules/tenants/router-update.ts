@@ -11,7 +11,7 @@ import { routers } from '../../infra/db/schema.js';
 import { ValidationFailed, notFound } from '../../infra/errors.js';
 import { MASK } from '../../infra/crypto/secrets.js';
 import { Nullable } from '../company/schemas.js';
-import { isValidHost } from '../company/validation.js';
+import { isHotspotDnsName, isValidHost } from '../company/validation.js';
 import type { AuditActor } from './audit.js';
 import { assertRouterSettings, tlsSummary, TLS_CA_MAX } from './router-settings.js';
 
@@ -27,6 +27,9 @@ export const RouterUpdateBody = Type.Object({
           tls: Type.Optional(Nullable(Type.Boolean())),
           tls_ca: Type.Optional(Nullable(Type.String({ maxLength: TLS_CA_MAX }))),
           tls_fingerprint: Type.Optional(Nullable(Type.String({ maxLength: 100 }))),
+          // The hotspot's login address for the batch QR codes (e.g. wifi.cafe.example); null or '': read
+          // the router's hotspot profile `dns-name` instead.
+          dns_name: Type.Optional(Nullable(Type.String({ maxLength: 253 }))),
         });
 export type RouterUpdate = Static<typeof RouterUpdateBody>;
 
@@ -42,6 +45,7 @@ export const RouterUpdated = Type.Object({
   tls: Type.Boolean(),
   tls_ca_configurada: Type.Boolean(),
   tls_fingerprint: Nullable(Type.String()),
+  dns_name: Nullable(Type.String()),
 });
 
 export async function updateRouterSettings(ctx: AppContext, actor: AuditActor, empresaId: string, routerId: string, b: RouterUpdate) {
@@ -52,6 +56,8 @@ export async function updateRouterSettings(ctx: AppContext, actor: AuditActor, e
   if (nombre !== undefined && nombre === '') problems.push({ type: 'string_too_short', loc: ['body', 'nombre'], msg: 'String should have at least 1 character' });
   const usuario = b.usuario?.trim();
   if (usuario !== undefined && usuario === '') problems.push({ type: 'string_too_short', loc: ['body', 'usuario'], msg: 'String should have at least 1 character' });
+  const dnsName = b.dns_name === undefined ? undefined : b.dns_name?.trim().toLowerCase() || null;
+  if (dnsName && !isHotspotDnsName(dnsName)) problems.push({ type: 'value_error', loc: ['body', 'dns_name'], msg: 'dns_name inválido: un nombre de host (p. ej. wifi.mi-negocio.com) o una IPv4, sin esquema, puerto ni ruta' });
   if (problems.length > 0) throw new ValidationFailed(problems);
   const newPassword = b.password_encrypted !== undefined && b.password_encrypted !== MASK ? b.password_encrypted : undefined;
   if (host !== undefined || b.puerto !== undefined) {
@@ -72,6 +78,7 @@ export async function updateRouterSettings(ctx: AppContext, actor: AuditActor, e
   if (b.tls !== undefined) set.tls = b.tls;
   if (b.tls_ca !== undefined) set.tlsCa = b.tls_ca?.trim() || null;
   if (b.tls_fingerprint !== undefined) set.tlsFingerprint = b.tls_fingerprint?.trim() || null;
+  if (dnsName !== undefined) set.dnsName = dnsName;
 
   const updated = await ctx.db.transaction(async (tx) => {
     const [current] = await tx
@@ -106,6 +113,7 @@ export async function updateRouterSettings(ctx: AppContext, actor: AuditActor, e
       ubicacion: updated.ubicacion,
       activo: updated.activo !== false,
       ...tlsSummary(updated),
+      dns_name: updated.dnsName ?? null,
     },
   };
 }

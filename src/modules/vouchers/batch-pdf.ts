@@ -20,12 +20,25 @@ export interface SheetInput {
   logo: Buffer | null;
   plan: string;
   detalle: string | null;
+  /** The batch and when it was made, in the company's zone (e.g. `Lote 12 · 03/12/26, 10:14`). */
+  pie: string;
   /** `http://<dns-name>/login`, or '' when unknown (no QR then). */
   loginBase: string;
   vouchers: BatchVoucher[];
 }
 
 const MM = 72 / 25.4;
+
+/** When a batch was made (naive UTC from the database), short, in the company's zone. */
+export function batchStamp(naiveUtc: string, zone: string): string {
+  const d = new Date(naiveUtc.replace(' ', 'T') + (/[zZ]$/.test(naiveUtc) ? '' : 'Z'));
+  const opts = { day: '2-digit', month: '2-digit', year: '2-digit', hour: '2-digit', minute: '2-digit', hourCycle: 'h23' } as const;
+  try {
+    return new Intl.DateTimeFormat('es-MX', { ...opts, timeZone: zone }).format(d);
+  } catch {
+    return new Intl.DateTimeFormat('es-MX', { ...opts, timeZone: 'UTC' }).format(d) + ' UTC';
+  }
+}
 
 export function loginUrl(base: string, v: BatchVoucher): string {
   return `${base}?${new URLSearchParams({ username: v.usuario, password: v.password }).toString()}`;
@@ -53,7 +66,7 @@ export async function renderSheet(input: SheetInput, formato: Formato): Promise<
   const qrs = input.vouchers.map((v) => (input.loginBase ? QRCode.create(loginUrl(input.loginBase, v), { errorCorrectionLevel: 'M' }).modules : null));
   const roll = formato !== 'a4';
   const width = formato === '58mm' ? 58 * MM : formato === '80mm' ? 80 * MM : 0;
-  const doc = new PDFDocument(roll ? { size: [width, 230], margin: 8, autoFirstPage: false } : { size: 'A4', margin: 24, autoFirstPage: false });
+  const doc = new PDFDocument(roll ? { size: [width, 250], margin: 8, autoFirstPage: false } : { size: 'A4', margin: 24, autoFirstPage: false });
   const chunks: Buffer[] = [];
   doc.on('data', (c: Buffer) => chunks.push(c));
   const done = new Promise<Buffer>((resolve, reject) => {
@@ -83,6 +96,9 @@ export async function renderSheet(input: SheetInput, formato: Formato): Promise<
     doc.font('Courier-Bold').fontSize(10).text(v.usuario, textX, textY + 10, { lineBreak: false });
     doc.font('Helvetica').fontSize(8).text('Contraseña:', textX, textY + 24, { lineBreak: false });
     doc.font('Courier-Bold').fontSize(10).text(v.password, textX, textY + 34, { lineBreak: false });
+    // A4: in the gap above the credentials (the cell has no room below them); roll: under them.
+    if (roll) doc.font('Helvetica').fontSize(7).text(input.pie, textX, textY + 50, { width: w, lineBreak: false });
+    else doc.font('Helvetica').fontSize(6.5).text(input.pie, textX, top + 21, { width: w - qrSize - 6, lineBreak: false });
   };
   if (roll) {
     for (let i = 0; i < input.vouchers.length; i++) {

@@ -20,6 +20,7 @@ import type { SecretBox } from '../../infra/crypto/secrets.js';
 import { ApiError, notFound } from '../../infra/errors.js';
 import { enqueue, type JobResult, type Outbox, type OutboxJob } from '../../infra/outbox.js';
 import { RouterUnreachableError, type HotspotService } from '../hotspot/service.js';
+import { isHotspotDnsName } from '../company/validation.js';
 
 export const BATCH_ALPHABET = 'ABCDEFGHJKMNPQRSTUVWXYZ23456789';
 export const BATCH_NAME_LENGTH = 8;
@@ -49,6 +50,8 @@ export interface BatchView {
   estado: string;
   en_router: number;
   progreso: number;
+  /** Vouchers used at least once (vendido or expirado) / cantidad, 0–1. */
+  vendido: number;
   fichas: { generado: number; vendido: number; expirado: number; anulado: number };
   creado_en: string;
 }
@@ -62,6 +65,17 @@ function pick(n: number, alphabet: string): string {
   let s = '';
   for (let i = 0; i < n; i++) s += alphabet[randomInt(alphabet.length)];
   return s;
+}
+
+/**
+ * A batch's state from its vouchers': anulado once voided; expirado when every voucher expired; vendido
+ * when every voucher was used; generado while some wait at the counter.
+ */
+export function batchState(l: { estado: string; cantidad: number; generado: number; vendido: number; expirado: number }): string {
+  if (l.estado === 'anulado') return 'anulado';
+  if (l.cantidad > 0 && l.expirado === l.cantidad) return 'expirado';
+  if (l.cantidad > 0 && l.vendido + l.expirado === l.cantidad) return 'vendido';
+  return 'generado';
 }
 
 export const batchComment = (loteId: number) => `pagos-hotspot lote=${loteId}`;
@@ -139,9 +153,10 @@ export class BatchService {
       plan: l.nombre_plan,
       precio: l.precio_centavos / 100,
       moneda: l.moneda,
-      estado: l.estado,
+      estado: batchState(l),
       en_router: l.en_router,
       progreso: l.cantidad === 0 ? 1 : Math.round((l.en_router / l.cantidad) * 1000) / 1000,
+      vendido: l.cantidad === 0 ? 0 : Math.round(((l.vendido + l.expirado) / l.cantidad) * 1000) / 1000,
       fichas: { generado: l.generado, vendido: l.vendido, expirado: l.expirado, anulado: l.anulado },
       creado_en: l.creado_en.replace(' ', 'T'),
     };
@@ -234,12 +249,18 @@ export class BatchService {
     return { retryInMs: 0, note: 'siguiente tramo' };
   }
 
-  /** Where the QR codes send the device: the hotspot's DNS name, else its address (router setting). */
+  /**
+   * Where the QR codes send the device: the router's `dns_name` setting, else the hotspot server
+   * profile's `dns-name` read from the router (its address when no profile has one). What the router
+   * answers is hostile: only a plain host name or address is used.
+   */
   async loginBase(routerId: string): Promise<string> {
+    const [r] = await this.deps.db.query<{ dns_name: string | null }>(`SELECT dns_name FROM routers WHERE id = $1`, [routerId]);
+    if (r?.dns_name && isHotspotDnsName(r.dns_name)) return `http://${r.dns_name}/login`;
     const profiles = await this.deps.hotspot.withRouter(routerId, (conn) => conn.command('/ip/hotspot/profile/print', { proplist: ['name', 'dns-name', 'hotspot-address'] }));
-    const p = profiles.rows.find((r) => r['dns-name']) ?? profiles.rows.find((r) => r['hotspot-address']);
+    const p = profiles.rows.find((x) => x['dns-name']) ?? profiles.rows.find((x) => x['hotspot-address']);
     const host = p?.['dns-name'] || p?.['hotspot-address'] || '';
-    if (!/^[A-Za-z0-9.-]{1,253}$/.test(host)) return '';
+    if (!isHotspotDnsName(host)) return '';
     return `http://${host}/login`;
   }
 }

@@ -5,7 +5,7 @@ import { notFound, unavailable } from '../../infra/errors.js';
 import { SESSION_SECURITY, currentUser } from '../auth/guards.js';
 import { ErrorBody, StringEnum } from '../company/schemas.js';
 import { RouterUnreachableError } from '../hotspot/service.js';
-import { FORMATOS, renderSheet, type Formato } from './batch-pdf.js';
+import { FORMATOS, batchStamp, renderSheet, type Formato } from './batch-pdf.js';
 import { MAX_BATCH } from './batches.js';
 import { formatBytes } from './receipts.js';
 
@@ -18,11 +18,14 @@ const Batch = Type.Object({
   plan: Type.String(),
   precio: Type.Number(),
   moneda: Type.String(),
+  /** generado (some wait at the counter), vendido (all used), expirado (all expired), anulado. */
   estado: Type.String(),
   /** Vouchers already on the router (delivery progress). */
   en_router: Type.Integer(),
   /** en_router / cantidad, 0–1. */
   progreso: Type.Number(),
+  /** Vouchers used at least once (vendido or expirado) / cantidad, 0–1. */
+  vendido: Type.Number(),
   fichas: Type.Object({ generado: Type.Integer(), vendido: Type.Integer(), expirado: Type.Integer(), anulado: Type.Integer() }),
   creado_en: Type.String(),
 });
@@ -93,8 +96,8 @@ export default async function voucherRoutes(app: App) {
       const empresaId = currentUser(request).empresaId!;
       const batch = await ctx.batches.view(empresaId, request.params.id);
       if (!batch) throw notFound('Lote no encontrado', 'batch_not_found');
-      const [e] = await ctx.db.query<{ nombre: string; logo: Buffer | null; content_type: string | null; limite_bytes: number | string | null }>(
-        `SELECT e.nombre, g.contenido AS logo, g.content_type, l.limite_bytes
+      const [e] = await ctx.db.query<{ nombre: string; zona_horaria: string; logo: Buffer | null; content_type: string | null; limite_bytes: number | string | null; creado_en: string }>(
+        `SELECT e.nombre, e.zona_horaria, g.contenido AS logo, g.content_type, l.limite_bytes, l.creado_en::text AS creado_en
            FROM empresas e JOIN lotes l ON l.empresa_id = e.id AND l.id = $2
            LEFT JOIN LATERAL (SELECT contenido, content_type FROM empresa_logos WHERE empresa_id = e.id AND content_type IN ('image/png', 'image/jpeg') ORDER BY creado_en DESC LIMIT 1) g ON true
           WHERE e.id = $1`,
@@ -113,6 +116,7 @@ export default async function voucherRoutes(app: App) {
           logo: e.logo ? Buffer.from(e.logo) : null,
           plan: batch.plan,
           detalle: e.limite_bytes ? formatBytes(Number(e.limite_bytes)) : null,
+          pie: `Lote ${batch.id} · ${batchStamp(e.creado_en, e.zona_horaria)}`,
           loginBase,
           vouchers: await ctx.batches.vouchers(empresaId, batch.id),
         },

@@ -1039,6 +1039,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        dns_name?: string | null;
                         host?: string;
                         nombre?: string;
                         password_encrypted?: string;
@@ -1062,6 +1063,7 @@ export interface paths {
                             message: string;
                             router: {
                                 activo: boolean;
+                                dns_name: string | null;
                                 host: string;
                                 id: string;
                                 nombre: string;
@@ -2589,6 +2591,310 @@ export interface paths {
         patch?: never;
         trace?: never;
     };
+    "/api/v1/admin/lotes": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Crear un lote de fichas para venta en mostrador (se entregan al router en tramos) */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        cantidad: number;
+                        prefijo?: string;
+                        producto_id: number;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                201: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cantidad: number;
+                            creado_en: string;
+                            en_router: number;
+                            estado: string;
+                            fichas: {
+                                anulado: number;
+                                expirado: number;
+                                generado: number;
+                                vendido: number;
+                            };
+                            id: number;
+                            moneda: string;
+                            plan: string;
+                            precio: number;
+                            prefijo: string;
+                            producto_id: number;
+                            progreso: number;
+                            router_id: string;
+                            vendido: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/lotes/{id}": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Un lote y el avance de su entrega */
+        get: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cantidad: number;
+                            creado_en: string;
+                            en_router: number;
+                            estado: string;
+                            fichas: {
+                                anulado: number;
+                                expirado: number;
+                                generado: number;
+                                vendido: number;
+                            };
+                            id: number;
+                            moneda: string;
+                            plan: string;
+                            precio: number;
+                            prefijo: string;
+                            producto_id: number;
+                            progreso: number;
+                            router_id: string;
+                            vendido: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/lotes/{id}/anular": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Anular un lote: sus fichas sin usar salen del router */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            cantidad: number;
+                            creado_en: string;
+                            en_router: number;
+                            estado: string;
+                            fichas: {
+                                anulado: number;
+                                expirado: number;
+                                generado: number;
+                                vendido: number;
+                            };
+                            id: number;
+                            moneda: string;
+                            plan: string;
+                            precio: number;
+                            prefijo: string;
+                            producto_id: number;
+                            progreso: number;
+                            router_id: string;
+                            vendido: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/admin/lotes/{id}/pdf": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        /** Hoja imprimible del lote (A4 o rollo térmico de 58/80 mm) con QR de acceso */
+        get: {
+            parameters: {
+                query?: {
+                    formato?: "a4" | "58mm" | "80mm";
+                };
+                header?: never;
+                path: {
+                    id: number;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description PDF */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": string;
+                    };
+                };
+                /** @description Default Response */
+                404: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                503: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
+        put?: never;
+        post?: never;
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
     "/api/v1/admin/mi-empresa": {
         parameters: {
             query?: never;
@@ -3278,6 +3584,7 @@ export interface paths {
                             routers: {
                                 activo: boolean;
                                 creado_en: string | null;
+                                dns_name: string | null;
                                 host: string;
                                 id: string;
                                 nombre: string;
@@ -3318,6 +3625,7 @@ export interface paths {
             requestBody: {
                 content: {
                     "application/json": {
+                        dns_name?: string | null;
                         host?: string;
                         nombre?: string;
                         password_encrypted?: string;
@@ -3341,6 +3649,7 @@ export interface paths {
                             message: string;
                             router: {
                                 activo: boolean;
+                                dns_name: string | null;
                                 host: string;
                                 id: string;
                                 nombre: string;
@@ -3719,7 +4028,7 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        /** Ventas cobradas (netas de reembolsos) de hoy, del mes, por día y por plan, en la zona horaria de la empresa */
+        /** Ventas con tarjeta cobradas (netas de reembolsos) y, aparte, ventas en efectivo de lotes (al precio del lote, el día del primer uso): hoy, mes, por día y por plan, en la zona horaria de la empresa */
         get: {
             parameters: {
                 query: {
@@ -3739,6 +4048,16 @@ export interface paths {
                     content: {
                         "application/json": {
                             dias: number;
+                            efectivo: {
+                                hoy: {
+                                    monto: number;
+                                    ventas: number;
+                                };
+                                mes: {
+                                    monto: number;
+                                    ventas: number;
+                                };
+                            };
                             hoy: {
                                 fecha: string;
                                 monto: number;
@@ -3749,6 +4068,8 @@ export interface paths {
                                 ventas: number;
                             };
                             por_dia: {
+                                efectivo_monto: number;
+                                efectivo_ventas: number;
                                 fecha: string;
                                 monto: number;
                                 ventas: number;

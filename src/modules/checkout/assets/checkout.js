@@ -6,7 +6,8 @@
   if (!root) return;
   var d = root.dataset;
   var sesion = d.sesion;
-  var api = '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
+  // PUBLIC_BASE_URL may carry a path (a proxy at https://host/pagos): every call of ours starts with it.
+  var api = (d.base || '') + '/api/v1/checkout/sesiones/' + encodeURIComponent(sesion);
   var estadoEl = document.getElementById('estado');
   var pagando = false;
   // One key per payment attempt of this page: a retry of the same request is answered, never charged again.
@@ -27,7 +28,7 @@
     document.getElementById('contrasena').hidden = pin;
     document.getElementById('contrasena-t').hidden = pin;
     document.getElementById('referencia').textContent = body.referencia || '';
-    var auto = body.auto_conexion || body.autoConexion || null;
+    var auto = body.auto_conexion || body.autoConexion || conexion || null;
     var online = !!(auto && (auto.conectado === true || auto.estado === 'conectado'));
     document.getElementById('conexion').textContent = online
       ? 'Tu dispositivo ya está conectado. ¡Disfruta tu Internet!'
@@ -56,12 +57,75 @@
       .then(function (b) { go(b.pagado_url); }, function () { go(null); });
   }
 
+  var retoAbierto = false;
+
+  /** Ask the server to read the bank's verdict from the gateway (never taken from this browser), then poll. */
+  var conexion = null;
+  function backFromBank() {
+    return fetch(api + '/autenticacion', { method: 'POST', headers: { accept: 'application/json' } })
+      .then(function (r) { return r.json(); })
+      .then(function (b) { if (b && b.auto_conexion) conexion = b.auto_conexion; }, function () { return null; })
+      .then(function () { poll(80); });
+  }
+
+  /** 3-D Secure: the bank's challenge, by redirect (Conekta) or in a frame (Mercado Pago). */
+  function startChallenge(a) {
+    if (!a || !/^https?:\/\//.test(String(a.url || ''))) return poll(80);
+    document.getElementById('pago').hidden = true;
+    document.getElementById('autenticacion').hidden = false;
+    document.getElementById('paso-wifi').hidden = a.paso_wifi !== false;
+    if (a.tipo === 'redirect') {
+      say('Te llevamos a la página de tu banco para confirmar el pago…', 'aviso');
+      setTimeout(function () { window.location.assign(a.url); }, 600);
+      return;
+    }
+    if (retoAbierto) return poll(80);
+    retoAbierto = true;
+    say('Confirma el pago en la ventana de tu banco. No cierres esta página.', 'aviso');
+    var box = document.getElementById('reto');
+    var frame = document.createElement('iframe');
+    frame.name = 'reto-3ds';
+    frame.title = 'Verificación de tu banco';
+    frame.className = 'reto-frame';
+    box.innerHTML = '';
+    box.appendChild(frame);
+    // MP "How to integrate 3DS": POST creq to external_resource_url with the iframe as target.
+    var form = document.createElement('form');
+    form.method = 'POST';
+    form.action = a.url;
+    form.target = 'reto-3ds';
+    var creq = document.createElement('input');
+    creq.type = 'hidden';
+    creq.name = 'creq';
+    creq.value = a.creq || '';
+    form.appendChild(creq);
+    document.body.appendChild(form);
+    form.submit();
+    form.remove();
+    var origin = new URL(a.url).origin;
+    window.addEventListener('message', function (ev) {
+      if (ev.origin !== origin || ev.source !== frame.contentWindow || !ev.data || ev.data.status !== 'COMPLETE') return;
+      say('Confirmando con tu banco…', 'aviso');
+      backFromBank();
+    });
+    poll(80);
+  }
+
   function poll(tries) {
     fetch(api + '/estado', { headers: { accept: 'application/json' } })
       .then(function (r) { return r.json(); })
       .then(function (b) {
         if (b.usuario_hotspot) return showVoucher(b);
-        if (b.estado === 'rechazada' || b.estado === 'reembolsada') { pagando = false; return say(b.mensaje || 'El pago no se completó. No se hizo ningún cargo.', 'error'); }
+        if (b.estado === 'rechazada' || b.estado === 'reembolsada') {
+          pagando = false;
+          document.getElementById('autenticacion').hidden = true;
+          document.getElementById('reto').innerHTML = '';
+          // Nothing was charged: the person may try another card on this page (a new attempt, a new key).
+          idemKey = (window.crypto && crypto.randomUUID) ? crypto.randomUUID() : idemKey + '1';
+          document.getElementById('pago').hidden = false;
+          mount();
+          return say(b.mensaje || 'El pago no se completó. No se hizo ningún cargo.', 'error');
+        }
         if (tries > 0) setTimeout(function () { poll(tries - 1); }, 1500);
         else say('Tu pago se está procesando. Guarda tu referencia: ' + (b.referencia || ''), 'aviso');
       })
@@ -76,6 +140,7 @@
       }
       return poll(40);
     }
+    if (status === 202 && body.autenticacion) return startChallenge(body.autenticacion);
     if (status === 202 || (status >= 500 && body.referencia)) {
       say('Tu pago está pendiente de confirmación; no cierres esta página: tu ficha aparecerá aquí.', 'aviso');
       return poll(40);
@@ -137,13 +202,28 @@
     });
   }
 
+  var mounted = false;
+  function mount() {
+    if (mounted) return;
+    mounted = true;
+    if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago();
+  }
+
   // A session already used (the page reloaded after paying): show where it stands.
   fetch(api + '/estado', { headers: { accept: 'application/json' } })
     .then(function (r) { return r.json(); })
     .then(function (b) {
+      // Back from the bank's page (Conekta's return_url) or a reload during the challenge: the server reads the gateway.
+      if (b.referencia && b.estado === 'en_autenticacion') {
+        pagando = true;
+        document.getElementById('pago').hidden = true;
+        if (b.autenticacion && b.autenticacion.tipo === 'iframe') return startChallenge(b.autenticacion);
+        say('Confirmando con tu banco…', 'aviso');
+        return backFromBank();
+      }
       if (b.referencia) { pagando = true; say('Consultando tu pago…', 'aviso'); return poll(40); }
       if (b.estado === 'expirada') return say('Este enlace de pago expiró. Vuelve a la página del WiFi.', 'error');
-      if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago();
+      mount();
     })
-    .catch(function () { if (d.pasarela === 'conekta') mountConekta(); else mountMercadoPago(); });
+    .catch(function () { mount(); });
 })();

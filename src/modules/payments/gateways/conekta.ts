@@ -114,6 +114,10 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
       line_items: [{ name: lineItemName(req.productName), unit_price: req.amountCents, quantity: 1 }],
       charges: [{ payment_method: { type: 'card', token_id: req.cardToken } }],
       metadata: conektaMetadata({ ...req.metadata, referencia: req.referencia }),
+      // conekta/openapi schemas/orders/order_request.yml: three_ds_mode enum strict|not_strict|smart ("smart":
+      // risk-based, challenged only when Conekta deems it risky); return_url: "the redirection callback upon
+      // completion of the 3DS2 flow".
+      ...(req.threeDs ? { three_ds_mode: 'smart', return_url: req.threeDs.returnUrl } : {}),
     };
     const r = await this.call(creds, 'POST', '/orders', body, req.referencia);
     if (r.kind === 'timeout') return { outcome: 'unknown', reason: 'timeout', httpStatus: 504, message: TIMEOUT_MESSAGE, code: 'gateway_timeout' };
@@ -125,6 +129,8 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
       }
       const payment = orderToPayment(r.json);
       if (payment.rawStatus.toLowerCase() === 'paid') return { outcome: 'approved', payment };
+      const challenge = req.threeDs ? redirectChallenge(r.json) : null;
+      if (challenge && payment.status === 'pending') return { outcome: 'challenge', payment, challenge };
       return { outcome: 'declined', payment, httpStatus: 402, message: paymentStatusMessage(payment.rawStatus), code: 'payment_not_paid' };
     }
     const { code, technical } = extractError(r.json);
@@ -233,6 +239,24 @@ export class ConektaGateway implements PaymentGateway<ConektaCredentials> {
     } catch {
       return false;
     }
+  }
+}
+
+/**
+ * conekta/openapi schemas/orders/order_response.yml `next_action`: `{ type: "redirect_to_url", redirect_to_url:
+ * { url (pay.conekta.com/{id}, "the url of the Conekta component to authenticate the flow through 3DS2"),
+ * return_url } }`. Only an http(s) URL is followed.
+ */
+export function redirectChallenge(order: Record<string, unknown>): { kind: 'redirect'; url: string } | null {
+  const next = isObject(order.next_action) ? order.next_action : null;
+  const redirect = next && isObject(next.redirect_to_url) ? next.redirect_to_url : null;
+  const url = redirect ? str(redirect.url) : null;
+  if (!url || (next && str(next.type) && str(next.type) !== 'redirect_to_url')) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? { kind: 'redirect', url: u.toString() } : null;
+  } catch {
+    return null;
   }
 }
 

@@ -16,6 +16,8 @@ export const STATUS_DETAIL_MESSAGES: ReadonlyArray<readonly [string, string]> = 
   ['cc_rejected_call_for_authorize', '⚠️ El pago requiere autorización del banco.'],
   ['cc_rejected_max_attempts', '⏰ Máximo de intentos excedido. Espere e intente más tarde.'],
   ['cc_rejected_other_reason', '❌ Tarjeta rechazada. Contacte a su banco.'],
+  // Not a legacy message (the legacy had no 3-D Secure): MP "How to integrate 3DS", failed challenge.
+  ['cc_rejected_3ds_challenge', 'Tu banco no confirmó el pago (verificación 3-D Secure). No se hizo ningún cargo.'],
   ['invalid_payment_method', '❌ Método de pago inválido.'],
   ['invalid_token', '❌ Token de pago inválido o expirado.'],
   ['invalid_user', '❌ Información del pagador inválida.'],

@@ -118,7 +118,6 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
       installments: mp.installments,
       external_reference: req.referencia,
       statement_descriptor: 'HOTSPOT WIFI',
-      binary_mode: true,
       payer,
       // No router address here (the legacy leaked it to MP).
       metadata: { ...req.metadata, referencia: req.referencia, product_name: req.productName },
@@ -136,6 +135,14 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
         ip_address: req.clientIp,
       },
     };
+    if (req.threeDs) {
+      // MP "How to integrate 3DS with Checkout API/Bricks": three_d_secure_mode "optional" (the default is
+      // not_supported). binary_mode rejects every pending payment, and a challenge is one: it stays off here.
+      payload.three_d_secure_mode = 'optional';
+    } else {
+      // Legacy endpoints: approved or rejected at once, never pending.
+      payload.binary_mode = true;
+    }
     const url = this.notificationUrl();
     if (url) payload.notification_url = url;
     if (mp.issuerId && mp.mode !== 'test') payload.issuer_id = mp.issuerId;
@@ -165,7 +172,11 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
     }
     const payment = toPayment(body);
     if (payment.status === 'approved') return { outcome: 'approved', payment };
-    if (payment.status === 'pending') return { outcome: 'pending', payment };
+    if (payment.status === 'pending') {
+      const challenge = req.threeDs ? iframeChallenge(body) : null;
+      if (challenge) return { outcome: 'challenge', payment, challenge };
+      return { outcome: 'pending', payment };
+    }
     if (payment.status === 'rejected' || payment.status === 'cancelled') {
       return { outcome: 'declined', payment, httpStatus: 402, message: statusDetailMessage(payment.statusDetail), code: 'mp_rejected' };
     }
@@ -271,6 +282,24 @@ export class MercadoPagoGateway implements PaymentGateway<MercadoPagoCredentials
     manifest += `ts:${ts};`;
     const expected = createHmac('sha256', secret).update(manifest).digest();
     return timingSafeEqual(expected, Buffer.from(v1, 'hex'));
+  }
+}
+
+/**
+ * A payment waiting for the customer's bank: MP "How to integrate 3DS" — `status: pending`, `status_detail:
+ * pending_challenge`, and `three_ds_info: { external_resource_url, creq }`: the page POSTs `creq` to
+ * `external_resource_url` inside an iframe; the final status is read back (GET /v1/payments/{id}) or notified.
+ */
+export function iframeChallenge(p: Record<string, unknown>): { kind: 'iframe'; url: string; creq: string } | null {
+  if (str(p.status_detail) !== 'pending_challenge' || !isObject(p.three_ds_info)) return null;
+  const url = str(p.three_ds_info.external_resource_url);
+  const creq = str(p.three_ds_info.creq);
+  if (!url || !creq) return null;
+  try {
+    const u = new URL(url);
+    return u.protocol === 'https:' || u.protocol === 'http:' ? { kind: 'iframe', url: u.toString(), creq } : null;
+  } catch {
+    return null;
   }
 }
 

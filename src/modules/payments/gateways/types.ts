@@ -45,6 +45,11 @@ export interface ChargeRequest {
   /** Safe, non-secret context stored with the payment at the gateway. */
   metadata: Record<string, string | number | boolean | null>;
   clientIp: string | null;
+  /**
+   * Ask for 3-D Secure (only the checkout page, which can show the bank's challenge, sets it; the legacy
+   * endpoints never do). `returnUrl`: where Conekta's redirect flow comes back to (our checkout page).
+   */
+  threeDs?: { returnUrl: string };
   /** Mercado Pago only. */
   mercadoPago?: {
     paymentMethodId: string;
@@ -62,7 +67,16 @@ export interface GatewayError {
   code: string;
 }
 
+/** What the customer's bank needs the customer to do (3-D Secure challenge). */
+export type Challenge =
+  /** Conekta: send the browser to `url` (next_action.redirect_to_url.url); it comes back to our return_url. */
+  | { kind: 'redirect'; url: string }
+  /** Mercado Pago: POST `creq` to `url` in an iframe (three_ds_info.external_resource_url / creq). */
+  | { kind: 'iframe'; url: string; creq: string };
+
 export type ChargeResult =
+  /** No money yet: the bank wants a 3-D Secure challenge; the outcome comes by poll, webhook or the customer's return. */
+  | { outcome: 'challenge'; payment: GatewayPayment; challenge: Challenge }
   /** Money taken (approved) or promised later (pending: not a sale yet). */
   | { outcome: 'approved' | 'pending'; payment: GatewayPayment }
   /** Definitely no money taken. `retryable`: not a decline of the card (e.g. the gateway's 429): nothing charged, try again later. */

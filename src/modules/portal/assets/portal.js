@@ -18,7 +18,8 @@
   var POLL_MAX_MS = CFG.pollMaxMs || 15 * 60 * 1000;
   var LOGIN_DELAY_MS = CFG.routerLoginDelayMs === undefined ? 4000 : CFG.routerLoginDelayMs;
 
-  var state = { config: null, gateway: null, product: null, attempt: null, busy: false };
+  // recarga: the voucher being topped up ("Recargar tiempo"), checked by profile-info; null for a new voucher.
+  var state = { config: null, gateway: null, product: null, attempt: null, busy: false, recarga: null, shown: null };
 
   // ---------------------------------------------------------------- utilidades de página
   function $(id) { return document.getElementById(id); }
@@ -37,7 +38,7 @@
   function screen(name) {
     ['estado', 'catalogo', 'pago', 'ficha'].forEach(function (id) { $(id).hidden = id !== name; });
     // "Ya tengo una ficha" solo tiene sentido mientras se elige plan.
-    $('tengo-ficha').hidden = name !== 'catalogo';
+    $('tengo-ficha').hidden = name !== 'catalogo' || !!state.recarga;
   }
   function sleep(ms) { return new Promise(function (r) { setTimeout(r, ms); }); }
 
@@ -364,6 +365,9 @@
     m.textContent = money(p.precio, p.moneda);
     $('resumen').appendChild(n);
     $('resumen').appendChild(m);
+    if (state.recarga) {
+      n.textContent = 'Recarga: ' + p.nombre_venta + ' para ' + state.recarga.usuario;
+    }
     text('pagar', 'Pagar ' + money(p.precio, p.moneda));
     hide('error-pago');
     notice('');
@@ -430,6 +434,29 @@
       var v = loadVoucher();
       if (v) routerLogin(v.usuario, v.contrasena);
     };
+    // "Recargar tiempo": the plans again, to add time to the SAME voucher (the server checks it again).
+    $('recargar').onclick = function () {
+      if (state.shown) startTopUp(state.shown);
+    };
+    $('recarga-cancelar').onclick = function () { endTopUp(); };
+  }
+
+  function startTopUp(voucher) {
+    state.recarga = { usuario: voucher.usuario, contrasena: voucher.contrasena || '' };
+    text('recarga-ficha', voucher.usuario);
+    show('recarga-aviso');
+    text('catalogo-titulo', 'Elija cuánto tiempo agregar');
+    notice('');
+    screen('catalogo');
+    if (!$('planes').children.length) loadCatalog();
+    window.scrollTo(0, 0);
+  }
+
+  function endTopUp() {
+    state.recarga = null;
+    hide('recarga-aviso');
+    text('catalogo-titulo', 'Elija su plan');
+    screen('catalogo');
   }
 
   /** "Pagar": a checkout session, then this same window goes to the service's HTTPS page (no pop-ups). */
@@ -452,6 +479,11 @@
       ip: HS.ip || null,
       dst: linkOrig() || null,
     };
+    // A top-up: the session proves the voucher (its password; none for a PIN) and pays time onto it.
+    if (state.recarga) {
+      body.recarga_usuario = state.recarga.usuario;
+      body.recarga_contrasena = state.recarga.contrasena || null;
+    }
     api('POST', '/api/v1/checkout/sesiones', body).then(function (res) {
       if (res.ok && res.data && /^https?:\/\//.test(String(res.data.url || ''))) {
         window.location.assign(res.data.url);
@@ -492,15 +524,28 @@
         notice('Usuario o contraseña incorrectos. Revise su ficha.');
         return true;
       }
-      if (!res.ok || d.success !== true || typeof d.tiempo_restante !== 'number') return false;
+      if (!res.ok || d.success !== true) return false;
+      // A voucher without a validity nor a time limit: straight to the router's login, as before.
+      var limited = typeof d.tiempo_restante === 'number' || !!d.limit_uptime;
+      if (!limited) return false;
       showVoucher(voucher);
       text('ficha-titulo', 'Su ficha');
+      state.shown = voucher;
+      show('recargar', !!state.gateway);
+      if (typeof d.tiempo_restante !== 'number') {
+        text('ficha-vigencia', 'Tiempo de conexión de su ficha: ' + uptimeText(d.limit_uptime) + '.');
+        show('ficha-vigencia');
+        text('ficha-mensaje', HS.linkLoginOnly ? 'Toque «Conectarme ahora» para navegar, o recargue más tiempo.' : 'Use estos datos en la página de acceso de la red WiFi.');
+        show('conectar', !!HS.linkLoginOnly);
+        return true;
+      }
       var left = d.tiempo_restante;
       if (left <= 0) {
         text('ficha-mensaje', 'Su ficha ya venció. Puede comprar un nuevo plan.');
         text('ficha-vigencia', 'Tiempo restante: 0 min');
         show('ficha-vigencia');
         hide('conectar');
+        hide('recargar');
         forgetVoucher();
         return true;
       }
@@ -510,6 +555,16 @@
       show('conectar', !!HS.linkLoginOnly);
       return true;
     }, function () { return false; });
+  }
+
+  /** RouterOS limit-uptime ("1d2h", "3h30m", "01:00:00") → words. */
+  function uptimeText(v) {
+    var s = String(v || '');
+    var clock = /^(?:(\d+)d\s*)?(\d+):(\d+):(\d+)$/.exec(s);
+    var total = 0;
+    if (clock) total = (Number(clock[1] || 0) * 86400) + Number(clock[2]) * 3600 + Number(clock[3]) * 60 + Number(clock[4]);
+    else s.replace(/(\d+)(w|d|h|m|s)/g, function (_, n, u) { total += Number(n) * { w: 604800, d: 86400, h: 3600, m: 60, s: 1 }[u]; return ''; });
+    return total > 0 ? duration(total) : s;
   }
 
   /** Seconds → "2 días 3 h", "1 h 5 min", "4 min". */
@@ -524,6 +579,8 @@
 
   function showVoucher(v) {
     hide('ficha-vigencia');
+    hide('recargar');
+    state.shown = null;
     text('ficha-usuario', v.usuario);
     if (v.contrasena) {
       text('ficha-usuario-etq', 'Usuario');

@@ -35,6 +35,7 @@ export function Payments() {
   const m = useSave();
   const tg = useSave();
   const tgTest = useSave();
+  const tz = useSave();
   const reload = () => void qc.invalidateQueries();
 
   if (!conekta.data || !mp.data || !empresa.data) return <Page title="Pagos y avisos">{<ErrorNote error={conekta.error ?? mp.error ?? empresa.error} />}<Loading /></Page>;
@@ -141,6 +142,40 @@ export function Payments() {
             Enviar mensaje de prueba
           </button>
         </div>
+      </form>
+
+      <form
+        className="card"
+        aria-labelledby="h-tz"
+        onSubmit={(ev: FormEvent<HTMLFormElement>) => {
+          ev.preventDefault();
+          const f = new FormData(ev.currentTarget);
+          void tz.run(async () => {
+            const r = unwrap(await api.PUT('/api/v1/admin/mi-empresa', { body: { zona_horaria: String(f.get('zona')).trim() } }));
+            reload();
+            return r;
+          });
+        }}
+      >
+        <h2 id="h-tz">Horario</h2>
+        <Field
+          label="Zona horaria"
+          name="zona"
+          defaultValue={e.zona_horaria}
+          list="zonas"
+          autoComplete="off"
+          hint="Las horas del panel, las fichas impresas y los recibos se muestran en esta zona (nombre IANA, p. ej. America/Mexico_City)"
+        />
+        <datalist id="zonas">
+          {['America/Mexico_City', 'America/Cancun', 'America/Monterrey', 'America/Chihuahua', 'America/Hermosillo', 'America/Mazatlan', 'America/Tijuana', 'America/Bogota', 'America/Lima'].map((z) => (
+            <option key={z} value={z} />
+          ))}
+        </datalist>
+        <ErrorNote error={tz.error} />
+        {tz.msg ? <Notice>{tz.msg}</Notice> : null}
+        <button type="submit" className="primary">
+          Guardar horario
+        </button>
       </form>
     </Page>
   );

@@ -1,7 +1,7 @@
-import { useState } from 'react';
-import { useMutation, useQuery } from '@tanstack/react-query';
+import { useState, type FormEvent } from 'react';
+import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, download, totalOf, unwrap } from '../../api/client';
-import { ErrorNote, Loading, Notice, PAGE, Page, Pager, Progress, Select, fmtDate } from '../../ui';
+import { ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Progress, Select, fmtDate } from '../../ui';
 
 /** Download a router's portal kit (it issues a new router key, revoking the old one) with progress. */
 export function KitButton({ routerId }: { routerId: string }) {
@@ -40,7 +40,45 @@ export function KitButton({ routerId }: { routerId: string }) {
   );
 }
 
-function RouterCard({ r }: { r: { id: string; nombre: string; host: string; ubicacion: string | null; activo: boolean } }) {
+/** The hotspot's login address the printed QR codes open (empty: the router's hotspot profile dns-name). */
+function LoginAddress({ routerId, value }: { routerId: string; value: string | null }) {
+  const qc = useQueryClient();
+  const [text, setText] = useState(value ?? '');
+  const save = useMutation({
+    mutationFn: async (dns_name: string) => unwrap(await api.PUT('/api/v1/admin/mi-empresa/routers/{router_id}', { params: { path: { router_id: routerId } }, body: { dns_name } })),
+    onSuccess: (data) => {
+      // What was stored (lower-cased), not what was typed.
+      setText(data.router.dns_name ?? '');
+      void qc.invalidateQueries({ queryKey: ['mis-routers-pag'] });
+    },
+  });
+  return (
+    <form
+      className="login-address"
+      onSubmit={(ev: FormEvent<HTMLFormElement>) => {
+        ev.preventDefault();
+        save.mutate(text.trim());
+      }}
+    >
+      <Field
+        label="Dirección de acceso del hotspot"
+        name="dns"
+        value={text}
+        onChange={(e) => setText(e.target.value)}
+        placeholder="p. ej. wifi.mi-negocio.com"
+        autoComplete="off"
+        hint="La abren los códigos QR de las fichas impresas. Vacía: se lee el dns-name del perfil del hotspot en el router."
+      />
+      <button type="submit" disabled={save.isPending}>
+        Guardar dirección
+      </button>
+      {save.data ? <Notice>{save.data.router.dns_name ? `Dirección guardada: ${save.data.router.dns_name}` : 'Se usará el dns-name del router'}</Notice> : null}
+      <ErrorNote error={save.error} />
+    </form>
+  );
+}
+
+function RouterCard({ r }: { r: { id: string; nombre: string; host: string; ubicacion: string | null; activo: boolean; dns_name: string | null } }) {
   const status = useQuery({
     queryKey: ['router-estado', r.id],
     queryFn: async () => unwrap(await api.GET('/api/v1/admin/mi-empresa/routers/{router_id}/estado', { params: { path: { router_id: r.id } } })),
@@ -73,6 +111,7 @@ function RouterCard({ r }: { r: { id: string; nombre: string; host: string; ubic
         </p>
       ) : null}
       <ErrorNote error={test.error ?? status.error} />
+      <LoginAddress routerId={r.id} value={r.dns_name} />
       <KitButton routerId={r.id} />
     </article>
   );

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, download, unwrap } from '../../api/client';
-import { ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Progress, Select, StateBadge, fmtDate, fmtMoney } from '../../ui';
+import { ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Progress, Select, StateBadge, displayZone, fmtDate, fmtMoney, zoneLabel } from '../../ui';
 import { useMyRouters } from './common';
 
 type Filters = { desde?: string; hasta?: string; estado?: string; router_id?: string; pasarela?: 'conekta' | 'mercado_pago'; q?: string };
@@ -87,6 +87,7 @@ export function Transactions() {
         <Loading />
       ) : (
         <>
+          <p className="muted">Horas en {zoneLabel(displayZone())}.</p>
           <table className="table responsive" aria-label="Transacciones">
             <thead>
               <tr>

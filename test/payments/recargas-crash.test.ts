@@ -1,0 +1,79 @@
+/**
+ * Issue 15 acceptance: a top-up extends the same user (same name, larger limit) and charges once, across a
+ * crash mid-delivery. The service process (real port, real workers) is SIGKILLed right after the top-up's
+ * limits reached the router and before the delivery was recorded; a restarted process finishes the delivery
+ * by SETTING the same stored target again (not adding), so the user ends with exactly the time paid for.
+ */
+import { after, before, describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import type { TestApp } from '../helpers/app.js';
+import { checkMoneyInvariant } from '../../drill/invariant.js';
+import { conektaBody, createShop, paymentEnv, routerUsers, startFakes, startPaymentsApp, txByRef, waitFor, type Fakes, type Shop } from './helpers.js';
+import { spawnService, type Child } from './child.js';
+
+describe('top-up across a crash mid-delivery (child process)', () => {
+  let f: Fakes;
+  let t: TestApp;
+  let shop: Shop;
+  const children: Child[] = [];
+  const env = () => ({ ...paymentEnv(f), DATABASE_URL: t.database.url });
+
+  before(async () => {
+    f = await startFakes();
+    t = await startPaymentsApp(f); // fixtures and inspection only (no workers)
+    shop = await createShop(t);
+  });
+  after(async () => {
+    for (const c of children) if (c.proc.exitCode === null && c.proc.signalCode === null) await c.kill();
+    await t.close();
+    await shop.sim.close();
+    await f.close();
+  });
+
+  it('SIGKILL after the router was extended, before it was recorded → after restart: same user, 2 h, one charge', async () => {
+    const first = await spawnService({ ...env(), PAYMENTS_TEST_KILL_MID_TOPUP: '1' });
+    children.push(first);
+    const post = (base: string, path: string, body: unknown) =>
+      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.apiKey}` }, body: JSON.stringify(body) });
+    const sale = (await (await post(first.url, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId))).json()) as any;
+    assert.equal(sale.estado, 'entregada');
+    const name = sale.usuario_hotspot.usuario as string;
+    assert.equal(routerUsers(shop.sim, name)[0]['limit-uptime'], '1h');
+    const usersBefore = shop.sim.state.users.rows.length;
+
+    const answer = await post(first.url, '/api/v1/payments/recargar-conekta', { ...conektaBody(shop.productId), usuario: name, contrasena: sale.usuario_hotspot.contrasena }).then(
+      () => 'answered',
+      () => 'connection lost',
+    );
+    assert.equal(answer, 'connection lost');
+    assert.equal((await first.exited).signal, 'SIGKILL');
+
+    const [row] = await t.ctx.db.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE recarga_de IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    assert.equal(row.estado, 'cobrada', 'charged, delivery not recorded');
+    assert.equal(routerUsers(shop.sim, name)[0]['limit-uptime'], '2h', 'the router was extended before the crash');
+
+    const second = await spawnService(env());
+    children.push(second);
+    const done = await waitFor('recarga entregada tras reiniciar', async () => {
+      const r = await txByRef(t.ctx, row.referencia);
+      return r.estado === 'entregada' ? r : null;
+    }, 40_000);
+    assert.equal(done.usuarioHotspot, name, 'same user');
+    const users = routerUsers(shop.sim, name);
+    assert.equal(users.length, 1);
+    assert.equal(users[0]['limit-uptime'], '2h', 'extended once: SET, not add');
+    assert.equal(users[0].comment, `pagos-hotspot tx=${sale.referencia}`);
+    assert.equal(shop.sim.state.users.rows.length, usersBefore, 'no user created');
+    assert.equal(shop.sim.received('/ip/hotspot/user/add').filter((c) => c.words.includes(`=name=${name}`)).length, 1, 'the user was created once, by the sale');
+    const sets = shop.sim.received('/ip/hotspot/user/set').filter((c) => c.words.some((w) => w.startsWith('=limit-uptime=')));
+    assert.ok(sets.length >= 2, 'the restarted worker wrote the target again');
+    assert.ok(sets.every((c) => c.words.includes('=limit-uptime=2h')), 'always the same stored target');
+    const orders = f.conekta.ordersFor(row.referencia);
+    assert.equal(orders.length, 1, 'charged once');
+    assert.equal(orders[0].payment_status, 'paid');
+    assert.equal((await txByRef(t.ctx, sale.referencia)).limiteMinutos, 120);
+    const report = await checkMoneyInvariant({ query: t.ctx.db.query, conekta: f.conekta, routers: [shop.sim] });
+    assert.deepEqual(report.violations, []);
+    await second.stop();
+  });
+});
