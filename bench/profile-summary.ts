@@ -16,6 +16,9 @@ interface Node {
 const argv = process.argv.slice(2);
 const busiestAt = argv.indexOf('--busiest');
 const busiestS = busiestAt >= 0 ? Number(argv.splice(busiestAt, 2)[1]) : null;
+// `--window <a>,<b>`: only the samples from a to b seconds before the profile's end (bench/purchase-cpu.ts prints it).
+const windowAt = argv.indexOf('--window');
+const windowS = windowAt >= 0 ? argv.splice(windowAt, 2)[1].split(',').map(Number) : null;
 const [file, topArg] = argv;
 const top = Number(topArg ?? 25);
 const profile = JSON.parse(readFileSync(file, 'utf8')) as { nodes: Node[]; samples: number[]; timeDeltas: number[] };
@@ -38,6 +41,21 @@ if (busiestS !== null) {
   let count = 0;
   for (let i = bestStart; i < times.length && times[i] - times[bestStart] <= busiestS * 1e6; i++, count++) byId.get(profile.samples[i])!.hitCount++;
   console.log(`busiest ${busiestS} s: ${count} samples from ${(times[bestStart] / 1e6).toFixed(1)} s, ${((best / count) * 100).toFixed(0)} % busy`);
+}
+if (windowS) {
+  const times: number[] = [];
+  let t = 0;
+  for (const d of profile.timeDeltas) times.push((t += d));
+  const end = times[times.length - 1];
+  for (const n of profile.nodes) n.hitCount = 0;
+  let count = 0;
+  for (let i = 0; i < times.length; i++) {
+    const before = (end - times[i]) / 1e6;
+    if (before > windowS[0] || before < windowS[1]) continue;
+    byId.get(profile.samples[i])!.hitCount++;
+    count++;
+  }
+  console.log(`window ${windowS[0]}..${windowS[1]} s before the end: ${count} samples`);
 }
 const parent = new Map<number, number>();
 for (const n of profile.nodes) for (const c of n.children ?? []) parent.set(c, n.id);
