@@ -40,7 +40,40 @@ export interface ConektaDefaults {
 
 const MAX_INT4 = 2147483647;
 
+/** The purchase's product read, built once and prepared (named statement): every purchase runs it. */
+const prepareSellable = (db: Database) =>
+  db.orm
+    .select({
+      id: productos.id,
+      empresaId: productos.empresaId,
+      routerId: productos.routerId,
+      perfilMikrotikId: productos.perfilMikrotikId,
+      perfilMikrotikNombre: productos.perfilMikrotikNombre,
+      nombreVenta: productos.nombreVenta,
+      precio: productos.precio,
+      moneda: productos.moneda,
+      duracionMinutos: productos.duracionMinutos,
+      tipoUsuarioDefault: productos.tipoUsuarioDefault,
+      vigenciaMinutos: productos.vigenciaMinutos,
+      vigenciaDesde: productos.vigenciaDesde,
+      limiteBytes: productos.limiteBytes,
+    })
+    .from(productos)
+    .innerJoin(routers, eq(routers.id, productos.routerId))
+    .where(
+      and(
+        eq(productos.id, sql.placeholder('productoId')),
+        eq(productos.empresaId, sql.placeholder('empresaId')),
+        eq(productos.routerId, sql.placeholder('routerId')),
+        eq(productos.activo, true),
+        eq(routers.empresaId, sql.placeholder('empresaId')),
+      ),
+    )
+    .limit(1)
+    .prepare('producto_vendible');
+
 export class CatalogService {
+  private sellableQuery: ReturnType<typeof prepareSellable> | null = null;
   private readonly catalogs: RouterScopedCache<PublicCatalog>;
   private readonly configs: RouterScopedCache<CachedBody | null>;
 
@@ -56,34 +89,8 @@ export class CatalogService {
   /** Active product of that router (and company), or null. */
   async getSellableProduct(empresaId: string, routerId: string, productoId: number): Promise<SellableProduct | null> {
     if (!Number.isSafeInteger(productoId) || productoId < 1 || productoId > MAX_INT4) return null;
-    const [p] = await this.db.orm
-      .select({
-        id: productos.id,
-        empresaId: productos.empresaId,
-        routerId: productos.routerId,
-        perfilMikrotikId: productos.perfilMikrotikId,
-        perfilMikrotikNombre: productos.perfilMikrotikNombre,
-        nombreVenta: productos.nombreVenta,
-        precio: productos.precio,
-        moneda: productos.moneda,
-        duracionMinutos: productos.duracionMinutos,
-        tipoUsuarioDefault: productos.tipoUsuarioDefault,
-        vigenciaMinutos: productos.vigenciaMinutos,
-        vigenciaDesde: productos.vigenciaDesde,
-        limiteBytes: productos.limiteBytes,
-      })
-      .from(productos)
-      .innerJoin(routers, eq(routers.id, productos.routerId))
-      .where(
-        and(
-          eq(productos.id, productoId),
-          eq(productos.empresaId, empresaId),
-          eq(productos.routerId, routerId),
-          eq(productos.activo, true),
-          eq(routers.empresaId, empresaId),
-        ),
-      )
-      .limit(1);
+    this.sellableQuery ??= prepareSellable(this.db);
+    const [p] = await this.sellableQuery.execute({ productoId, empresaId, routerId });
     if (!p) return null;
     return { ...p, moneda: p.moneda ?? 'MXN' };
   }
