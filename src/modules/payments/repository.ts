@@ -51,7 +51,7 @@ export const statementOf = (query: unknown): SQL => (query as SQLWrapper).getSQL
 const rowsOf = (result: unknown) => ((result as { rows?: Record<string, unknown>[] }).rows ?? []);
 
 /**
- * Run a guarded transition and the job it needs as ONE statement (`WITH u AS (UPDATE … RETURNING *), j AS
+ * Run a guarded transition (an UPDATE builder without RETURNING) and the job it needs as ONE statement (`WITH u AS (UPDATE … RETURNING *), j AS
  * (INSERT INTO outbox … FROM u) SELECT …`): atomic on its own, so it needs no BEGIN/COMMIT round trips and
  * may run outside a transaction; inside one it behaves like the two statements it replaces. The job is only
  * inserted when the UPDATE matched (the transition happened). `extra` adds more statements to the same
@@ -66,7 +66,9 @@ async function transitionWithJob(
 ): Promise<{ tx: Transaccion; jobId: number | null } | null> {
   const more = extra.map((e, i) => sql`, x${sql.raw(String(i))} AS (${e})`);
   const nowait = opts.asyncCommit ? [sql.raw(`, ${ASYNC_COMMIT_CTE}`), sql.raw(', nowait')] : [sql``, sql``];
-  const result = await ex.execute(sql`WITH u AS (${statementOf(update)}), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}${nowait[0]}
+  // `RETURNING *` rather than Drizzle's `.returning()`: the row is mapped by column name (rowToTransaccion),
+  // and Drizzle spends ~0.2 ms of CPU building the ~40-column list on every transition.
+  const result = await ex.execute(sql`WITH u AS (${statementOf(update)} RETURNING *), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}${nowait[0]}
     SELECT u.*, (SELECT id FROM j LIMIT 1) AS "__job_id" FROM u${nowait[1]}`);
   const [raw] = rowsOf(result);
   if (!raw) return null;
@@ -133,8 +135,7 @@ export async function markCharged(
       errorDetalle: null,
       actualizadaEn: NOW,
     })
-    .where(and(eq(transacciones.id, id), guardSql('cobro_aprobado', { lecturaFresca: opts.lecturaFresca })))
-    .returning();
+    .where(and(eq(transacciones.id, id), guardSql('cobro_aprobado', { lecturaFresca: opts.lecturaFresca })));
   const leaseToken = opts.claimForMs !== undefined ? newLeaseToken() : undefined;
   const claimedAt = Date.now();
   const done = await transitionWithJob(ex, update, (from) => enqueueSql(JOB.deliver, idPayload, keyFor('entregar:'), { claimForMs: opts.claimForMs, leaseToken }, from), [], {
@@ -327,8 +328,7 @@ export async function markDelivered(
     .update(transacciones)
     // A partly refunded purchase keeps its state (the voucher was still owed).
     .set({ estado: sql`CASE WHEN estado = 'cobrada' THEN 'entregada' ELSE estado END`, estadoHotspot: 'active', usuarioCreadoEn: NOW, errorCodigo: null, errorDetalle: null, actualizadaEn: NOW })
-    .where(and(eq(transacciones.id, id), guardSql('entrega')))
-    .returning();
+    .where(and(eq(transacciones.id, id), guardSql('entrega')));
   const done = await transitionWithJob(
     ex,
     update,
