@@ -16,6 +16,7 @@ const args = process.argv.slice(2);
 const N = Number(args.find((a) => /^\d+$/.test(a)) ?? 80);
 const PROFILE = args.includes('--profile');
 const FROM_SOURCE = args.includes('--src');
+const WARMUP = Number(process.env.WARMUP ?? 60);
 
 /** CPU ms per thread (name/tid) of a process, from /proc/<pid>/task/<tid>/stat. */
 function threadCpu(pid: number): Map<string, number> {
@@ -43,7 +44,9 @@ async function main() {
   const service = await startService(env, { nodeArgs, entry: FROM_SOURCE ? undefined : productionBuild() });
   const seeded = await seed(service.url, env, { routerHost: fakes.router.host, routerPort: fakes.router.port, routerUser: ROUTER_USER, routerPassword: ROUTER_PASSWORD, profiles: PROFILES, products: 1 });
   const r = await addRouterWithProduct(service.url, env, seeded, { routerHost: fakes.router.host, routerPort: fakes.router.port, routerUser: ROUTER_USER, routerPassword: ROUTER_PASSWORD, profile: PROFILES[0], nombre: 'R cpu' });
-  const buy = async () => {
+  // Warm-up on its own router (purchases are rate-limited per router key): JIT and pools settle first.
+  const w = await addRouterWithProduct(service.url, env, seeded, { routerHost: fakes.router.host, routerPort: fakes.router.port, routerUser: ROUTER_USER, routerPassword: ROUTER_PASSWORD, profile: PROFILES[0], nombre: 'R warm' });
+  const buy = async (r: { routerKey: string; productId: number }) => {
     const id = randomUUID();
     const res = await fetch(`${service.url}/api/v1/payments/pagar-conekta`, {
       method: 'POST',
@@ -53,7 +56,7 @@ async function main() {
     const text = await res.text();
     if (res.status !== 200) throw new Error(`${res.status} ${text.slice(0, 300)}`);
   };
-  for (let i = 0; i < 5; i++) await buy(); // warm-up (JIT, pools)
+  for (let i = 0; i < WARMUP; i++) await buy(w);
   await sleep(1500);
   // Idle CPU rate (timers, workers polling), charged back out.
   const i0 = cpuMs(service.pid);
@@ -68,7 +71,7 @@ async function main() {
   const fake0 = fakes.busyMs();
   for (let i = 0; i < N; i++) {
     const s = performance.now();
-    await buy();
+    await buy(r);
     walls.push(performance.now() - s);
   }
   const fakeMs = fakes.busyMs() - fake0;
