@@ -58,6 +58,22 @@ describe('secrets at rest', () => {
     const foreign = new Fernet(Fernet.generateKey()).encrypt('x');
     assert.throws(() => boxes.general.decrypt(foreign), SecretUnreadableError);
   });
+
+  it('a token opened before does not vouch for a tampered copy of it, and more tokens than it remembers all open', () => {
+    const boxes = createSecretBoxes('master-secret', '');
+    const stored = boxes.general.encrypt('sk_live_clave')!;
+    assert.equal(boxes.general.decrypt(stored), 'sk_live_clave');
+    assert.equal(boxes.general.decrypt(stored), 'sk_live_clave');
+    for (const i of [30, 60, stored.length - 6]) {
+      const tampered = stored.slice(0, i) + (stored[i] === 'A' ? 'B' : 'A') + stored.slice(i + 1);
+      assert.throws(() => boxes.general.decrypt(tampered), SecretUnreadableError, `byte ${i}`);
+    }
+    const many = Array.from({ length: 1500 }, (_, i) => [`secreto-${i}`, boxes.general.encrypt(`secreto-${i}`)!] as const);
+    for (const [plain, token] of many) assert.equal(boxes.general.decrypt(token), plain);
+    for (const [plain, token] of many.slice(0, 50)) assert.equal(boxes.general.decrypt(token), plain);
+    // Another box (another key) does not open what this one remembered.
+    assert.throws(() => createSecretBoxes('otra-clave', '').general.decrypt(stored), SecretUnreadableError);
+  });
 });
 
 describe('bcrypt compatibility with Python bcrypt', () => {

@@ -16,7 +16,12 @@ export class SecretUnreadableError extends Error {
   }
 }
 
+/** Tokens opened recently (token → clear text), bounded; see SecretBox.decrypt. */
+const OPENED_MAX = 512;
+
 export class SecretBox {
+  private readonly opened = new Map<string, string>();
+
   /** `trim`: strip surrounding spaces first (the legacy Mercado Pago helper did; passwords must keep them). */
   constructor(private readonly keys: Fernet[], private readonly trim = false) {}
 
@@ -31,9 +36,17 @@ export class SecretBox {
   decrypt(stored: string | null | undefined): string | null {
     if (stored === null || stored === undefined || stored === '') return null;
     if (!looksLikeFernetToken(stored)) return stored;
+    // A purchase opens the same few tokens (gateway keys twice, the router password) every time: a token
+    // that verified once is remembered, keyed by the whole token (its HMAC included), so a changed or
+    // forged token is never answered from here. Only successes are kept; failures are checked every time.
+    const known = this.opened.get(stored);
+    if (known !== undefined) return known;
     for (const key of this.keys) {
       try {
-        return key.decrypt(stored);
+        const plain = key.decrypt(stored);
+        if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+        this.opened.set(stored, plain);
+        return plain;
       } catch (err) {
         if (!(err instanceof FernetError)) throw err;
       }
