@@ -387,13 +387,13 @@ async function createAttempt(
     // A top-up: under the sale's row lock, its targets from the sale's terms as they are now (recargas.ts).
     const usuario = input.recarga.usuario;
     return svc.deps.db.transaction(async (t) => {
-      const { sale, targets } = await lockAndTarget(t, buyer.routerId, buyer.empresaId, usuario, product);
-      const password = sale.passwordHotspot ? (svc.deps.secrets.general.decrypt(sale.passwordHotspot) ?? '') : '';
-      const recorded = await insertAttempt(svc, t, buyer, input, product, priceCents, (sale.tipoUsuario as TipoUsuario) ?? tipo, referencia, extra, 0, {
-        username: sale.usuarioHotspot ?? usuario,
+      const { voucher, targets } = await lockAndTarget(t, buyer.routerId, buyer.empresaId, usuario, product);
+      const password = voucher.passwordEnc ? (svc.deps.secrets.general.decrypt(voucher.passwordEnc) ?? '') : '';
+      const recorded = await insertAttempt(svc, t, buyer, input, product, priceCents, (voucher.tipoUsuario as TipoUsuario) ?? tipo, referencia, extra, 0, {
+        username: voucher.usuario,
         password,
-        passwordEnc: sale.passwordHotspot,
-        perfil: sale.perfilHotspot ?? product.perfilMikrotikNombre,
+        passwordEnc: voucher.passwordEnc,
+        perfil: voucher.perfil ?? product.perfilMikrotikNombre,
         targets,
       });
       if (!recorded) throw new Error('top-up attempt not recorded');
