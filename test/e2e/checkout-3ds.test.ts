@@ -93,6 +93,17 @@ for (const gateway of ['conekta', 'mercado_pago'] as const) {
           assert.equal(passFor(ip).length, 1, 'TLS-only walled-garden pass while the challenge is open');
           assert.equal(passFor(ip)[0]['dst-port'], '443');
           await w.shot(page, group, 'reto-360');
+          // During the challenge too, no frame of our origin holds an input (the bank's page is on its own origin).
+          const ours = new URL(url).origin;
+          for (const frame of page.frames()) {
+            if (new URL(frame.url()).origin !== ours) continue;
+            assert.equal(await frame.evaluate(() => document.querySelectorAll('input, select, textarea, [contenteditable]').length), 0, `no input on ${frame.url()}`);
+          }
+          if (choice === 'aprobar') {
+            await page.setViewportSize({ width: 1280, height: 800 });
+            await w.shot(page, group, 'reto-1280');
+            await page.setViewportSize({ width: 360, height: 740 });
+          }
           await bank.locator(`#${choice}`).click();
           if (choice === 'abandonar' && gateway === 'conekta') {
             // The person leaves the bank's page and comes back to ours (the tab's history).

@@ -20,6 +20,7 @@ describe('operators panel in Chromium: every screen', { skip: skip ?? false }, (
       ['/inicio', 'Inicio'],
       ['/planes', 'Planes'],
       ['/transacciones', 'Transacciones'],
+      ['/lotes', 'Lotes para mostrador'],
       ['/routers', 'Routers'],
       ['/sesiones', 'Sesiones activas'],
       ['/pagos', 'Pagos y avisos'],

@@ -14,7 +14,7 @@ if (skip) console.log(`# OMITIDO: ${skip}`);
 const norm = (s: string) => s.replace(/[\s\u202f\u00a0]+/g, ' ').trim();
 const shown = (iso: string, zone: string) => norm(new Intl.DateTimeFormat('es-MX', { dateStyle: 'short', timeStyle: 'short', timeZone: zone }).format(new Date(iso)));
 
-describe('operators panel in Chromium: company time zone and cash sales', { skip: skip ?? false }, () => {
+describe('operators panel in Chromium: company time zone, cash sales, counter batches', { skip: skip ?? false }, () => {
   let pw: PanelWorld;
   before(async () => {
     pw = await startPanelWorld();
@@ -112,6 +112,49 @@ describe('operators panel in Chromium: company time zone and cash sales', { skip
         assert.ok(overflow2 <= 0, `home with its table open at ${width}px scrolls sideways by ${overflow2}px`);
         await pw.w.shot(page, group, 'inicio-efectivo');
         assert.deepEqual(errors.filter((e) => !/status of 422/.test(e)), [], `at ${width}px`); // 422s: the refused inputs above
+      } finally {
+        await context.close();
+      }
+    }
+  });
+
+  it('counter batches screen: create, follow delivery, print, void (1280 and 360 px)', async () => {
+    const { sim } = pw.w;
+    for (const width of [1280, 360]) {
+      const context = await pw.w.browser.newContext({ viewport: { width, height: width === 360 ? 740 : 900 }, isMobile: width === 360, hasTouch: width === 360, locale: 'es-MX' });
+      const page = await context.newPage();
+      const errors = watchErrors(page);
+      try {
+        await signIn(page, pw.panelUrl, pw.admin.email, pw.admin.password);
+        const group = `panel-lotes-${width}`;
+        await nav(page, 'Lotes').click();
+        await heading(page, 'Lotes para mostrador');
+        const table = page.getByRole('table', { name: 'Lotes' });
+        if (width === 1280) {
+          await page.getByLabel('Cantidad').fill('3');
+          await page.getByLabel('Prefijo').fill('MESA-');
+          await page.getByRole('button', { name: 'Crear lote' }).click();
+          await page.getByText(/Lote \d+ creado/).waitFor();
+          const row = table.getByRole('row').filter({ hasText: 'MESA-' });
+          await row.getByText('3 de 3').waitFor({ timeout: 30_000 });
+          assert.equal(sim.state.users.rows.filter((u) => u.name.startsWith('MESA-')).length, 3);
+          await pw.w.shot(page, group, 'lote-creado');
+          const id = Number(await row.getAttribute('data-lote'));
+          const [download] = await Promise.all([page.waitForEvent('download'), row.getByRole('button', { name: `PDF Rollo 80 mm del lote ${id}` }).click()]);
+          assert.equal(download.suggestedFilename(), `lote-${id}-80mm.pdf`);
+          const file = await download.path();
+          assert.ok(file);
+          await row.getByRole('button', { name: 'Anular' }).click();
+          await page.getByRole('dialog').getByRole('button', { name: 'Anular lote' }).click();
+          await row.getByText('anulado').waitFor();
+          await eventually('voided vouchers off the router', () => sim.state.users.rows.filter((u) => u.name.startsWith('MESA-')).length === 0);
+        }
+        // The first test's batch: one of two vouchers sold.
+        await table.getByRole('row').filter({ hasText: 'MOST-' }).getByText('1 de 2').first().waitFor();
+        const overflow = await page.evaluate(() => document.documentElement.scrollWidth - document.documentElement.clientWidth);
+        assert.ok(overflow <= 0, `batches at ${width}px scroll sideways by ${overflow}px`);
+        await pw.w.shot(page, group, 'lotes');
+        assert.deepEqual(errors, [], `at ${width}px`);
       } finally {
         await context.close();
       }

@@ -213,6 +213,17 @@ describe('voucher batches for the counter', () => {
     const other = await createShop(t);
     const foreign = await t.request({ method: 'POST', url: `/api/v1/admin/lotes/${id}/anular`, headers: { authorization: `Bearer ${other.adminToken}` } });
     assert.equal(foreign.statusCode, 404);
+    // The list: the company's batches, newest first; another company sees none of them.
+    const listed = await t.request({ method: 'GET', url: '/api/v1/admin/lotes?limit=1', headers: admin() });
+    assert.equal(listed.statusCode, 200, listed.body);
+    assert.equal(listed.data.lotes.length, 1);
+    assert.equal(listed.data.lotes[0].id, id);
+    assert.deepEqual(listed.data.lotes[0].fichas, g.data.fichas);
+    assert.equal(listed.data.total, 2);
+    assert.equal(listed.headers['x-total-count'], '2');
+    const theirs = await t.request({ method: 'GET', url: '/api/v1/admin/lotes', headers: { authorization: `Bearer ${other.adminToken}` } });
+    assert.deepEqual(theirs.data, { total: 0, lotes: [] });
+    assert.equal((await t.request({ method: 'GET', url: '/api/v1/admin/lotes?limit=0', headers: admin() })).statusCode, 422);
     await other.sim.close();
   });
 });

@@ -100,4 +100,20 @@ describe('e-mail receipts', () => {
     );
     assert.equal(jobs.n, 0);
   });
+
+  it("the receipt's date is in the company's zona_horaria (storage stays UTC)", async () => {
+    const z = await t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${shop.adminToken}` }, payload: { zona_horaria: 'Asia/Tokyo' } });
+    assert.equal(z.statusCode, 200, z.body);
+    const res = await t.request({ method: 'POST', url: '/api/v1/payments/pagar-conekta', headers: auth(shop.apiKey), payload: conektaBody(shop.productId, undefined, { email_cliente: 'tokio@example.com' }) });
+    assert.equal(res.statusCode, 200, res.body);
+    const msg = await waitFor('receipt (Tokyo)', () => smtp.messages.find((m) => m.to.includes('tokio@example.com')));
+    const [row] = await t.ctx.db.query<{ pagada_en: string }>(`SELECT pagada_en::text AS pagada_en FROM transacciones WHERE referencia = $1`, [res.data.referencia]);
+    const at = new Date(row.pagada_en.replace(' ', 'T') + 'Z');
+    const norm = (x: string) => x.replace(/[\s\u202f\u00a0]+/g, ' ');
+    const expected = (zone: string) => norm(new Intl.DateTimeFormat('es-MX', { timeZone: zone, dateStyle: 'medium', timeStyle: 'short' }).format(at));
+    const text = norm(bodyText(msg.raw));
+    assert.ok(text.includes(`Fecha: ${expected('Asia/Tokyo')} (Asia/Tokyo)`), text);
+    assert.notEqual(expected('Asia/Tokyo'), expected('UTC'));
+    await t.request({ method: 'PUT', url: '/api/v1/admin/mi-empresa', headers: { authorization: `Bearer ${shop.adminToken}` }, payload: { zona_horaria: 'America/Mexico_City' } });
+  });
 });

@@ -12,6 +12,7 @@ import { Plans } from './screens/company/Plans';
 import { Transactions, TransactionView } from './screens/company/Transactions';
 import { CompanyRouters } from './screens/company/Routers';
 import { Sessions } from './screens/company/Sessions';
+import { Batches } from './screens/company/Batches';
 import { Payments } from './screens/company/Payments';
 import { Companies, CompanyView } from './screens/super/Companies';
 import { Users } from './screens/super/Users';
@@ -22,6 +23,7 @@ const COMPANY_NAV: Array<[string, string]> = [
   ['/inicio', 'Inicio'],
   ['/planes', 'Planes'],
   ['/transacciones', 'Transacciones'],
+  ['/lotes', 'Lotes'],
   ['/routers', 'Routers'],
   ['/sesiones', 'Sesiones activas'],
   ['/pagos', 'Pagos y avisos'],
@@ -39,6 +41,7 @@ function companyScreen(path: string): ReactNode {
   if (path === '/planes') return <Plans />;
   if (path === '/transacciones') return <Transactions />;
   if ((m = match('/transacciones/:id', path))) return <TransactionView id={Number(m.id)} />;
+  if (path === '/lotes') return <Batches />;
   if (path === '/routers') return <CompanyRouters />;
   if (path === '/sesiones') return <Sessions />;
   if (path === '/pagos') return <Payments />;

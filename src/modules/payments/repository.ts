@@ -28,6 +28,7 @@ export const JOB = {
   notify: 'pagos.telegram',
   purge: 'pagos.purgar',
   closeChallengePass: 'pagos.cerrar_paso_3ds',
+  lateChallenge: 'pagos.reto_vencido',
 } as const;
 
 export type NoticeKind = 'aprobado' | 'rechazado' | 'reembolsado' | 'entrega_fallida' | 'alerta' | 'reembolso_parcial';
@@ -270,6 +271,9 @@ export async function markChallengeExpired(ex: Executor, id: number, timeoutMs: 
     .returning({ id: transacciones.id });
   if (rows.length === 0) return false;
   await closePassNow(ex, id);
+  // The bank may still approve it (a customer finishing late): keep reading the gateway for a while, so such an
+  // approval is refunded even if no webhook and no return ever tell us.
+  await enqueue(ex, JOB.lateChallenge, { transaccionId: id }, { dedupeKey: `reto_tardio:${id}`, delayMs: 2_000 });
   return true;
 }
 

@@ -119,6 +119,8 @@ async function settleRow(svc: PaymentsService, tx: Transaccion, p: GatewayPaymen
         if (paid) {
           return (await markRefunded(dbtx, tx.id, { rawStatus: p.rawStatus, motivo: 'Pago cancelado en la pasarela' })) ? 'refunded' : 'none';
         }
+        // A challenge we expired that the bank then declined: nothing was ever charged, nothing to record.
+        if (tx.estado === 'rechazada' && tx.errorCodigo === 'autenticacion_vencida') return 'none';
         return returnedWithoutSale(dbtx, tx, p);
       case 'refunded':
       case 'charged_back':

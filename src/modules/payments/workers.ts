@@ -58,6 +58,7 @@ export function registerWorkers(svc: PaymentsService): void {
   o.on(JOB.webhookLookup, (job) => webhookLookup(svc, job), { maxAttempts: 200, maxBackoffMs: 30 * 60_000 });
   o.on(JOB.notify, (job) => sendNotice(svc, job), { maxAttempts: 8 });
   o.on(JOB.purge, (job) => purge(svc, job));
+  o.on(JOB.lateChallenge, (job) => lateChallenge(svc, job), { maxAttempts: 200, maxBackoffMs: 30 * 60_000 });
   o.on(JOB.closeChallengePass, (job) => closeChallengePass(svc, job), {
     maxAttempts: 300,
     maxBackoffMs: 15 * 60_000,
@@ -330,6 +331,31 @@ async function challengeStillOpen(svc: PaymentsService, tx: Transaccion, job: Ou
   if (await markChallengeExpired(svc.deps.db.orm, tx.id, timeoutMs)) {
     svc.deps.logger.info({ transaccion: tx.id, referencia: tx.referencia }, '3-D Secure vencido: no se entrega');
   }
+}
+
+/** How long an expired challenge's payment is still read back (a bank approving after that is past any customer). */
+export const LATE_CHALLENGE_HORIZON_MS = 24 * 3600_000;
+
+/**
+ * An expired challenge: read its payment back (backing off) until the gateway settles it one way or the other;
+ * an approval is refunded in full (settle → markLateApproval), never delivered.
+ */
+async function lateChallenge(svc: PaymentsService, job: OutboxJob): Promise<JobResult> {
+  const tx = await findById(svc.deps.db.orm, txId(job));
+  if (!tx || tx.estado !== 'rechazada' || tx.errorCodigo !== 'autenticacion_vencida' || !tx.transaccionId) return;
+  let payment: GatewayPayment | null;
+  try {
+    payment = await svc.getPayment(tx, tx.transaccionId);
+  } catch (e) {
+    return { retryInMs: svc.outbox.backoff(job.attempts, 30 * 60_000), note: errorText(e) };
+  }
+  if (!payment) return;
+  if (payment.status === 'pending' || payment.status === 'unknown') {
+    const left = await challengeRemainingMs(svc.deps.db.orm, tx.id, LATE_CHALLENGE_HORIZON_MS);
+    if (left <= 0) return;
+    return { retryInMs: svc.pendingPollMs(job.attempts), note: 'pago vencido aún pendiente en la pasarela' };
+  }
+  await settle(svc, tx, payment);
 }
 
 /**

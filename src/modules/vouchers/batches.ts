@@ -128,7 +128,20 @@ export class BatchService {
   }
 
   async view(empresaId: string, id: number): Promise<BatchView | null> {
-    const [l] = await this.deps.db.query<{
+    const [l] = await this.rows(empresaId, 'l.id = $2', [id]);
+    return l ?? null;
+  }
+
+  /** The company's batches, newest first, and how many there are. */
+  async list(empresaId: string, limit: number, offset: number): Promise<{ total: number; lotes: BatchView[] }> {
+    const [{ n }] = await this.deps.db.query<{ n: number }>(`SELECT count(*)::int AS n FROM lotes WHERE empresa_id = $1`, [empresaId]);
+    const lotes = await this.rows(empresaId, 'true', [], `ORDER BY l.id DESC LIMIT ${Math.trunc(limit)} OFFSET ${Math.trunc(offset)}`);
+    return { total: Number(n), lotes };
+  }
+
+  /** Batches of the company ($1) matching `where` (its parameters from $2), with their vouchers counted by state. */
+  private async rows(empresaId: string, where: string, params: unknown[], tail = ''): Promise<BatchView[]> {
+    const rows = await this.deps.db.query<{
       id: number; producto_id: number; router_id: string; cantidad: number; prefijo: string; nombre_plan: string; precio_centavos: number; moneda: string; estado: string; creado_en: string;
       en_router: number; generado: number; vendido: number; expirado: number; anulado: number;
     }>(
@@ -139,12 +152,11 @@ export class BatchService {
               count(f.id) FILTER (WHERE f.estado = 'expirado')::int AS expirado,
               count(f.id) FILTER (WHERE f.estado = 'anulado')::int AS anulado
          FROM lotes l LEFT JOIN fichas_lote f ON f.lote_id = l.id
-        WHERE l.id = $1 AND l.empresa_id = $2
-        GROUP BY l.id`,
-      [id, empresaId],
+        WHERE l.empresa_id = $1 AND ${where}
+        GROUP BY l.id ${tail}`,
+      [empresaId, ...params],
     );
-    if (!l) return null;
-    return {
+    return rows.map((l) => ({
       id: l.id,
       producto_id: l.producto_id,
       router_id: l.router_id,
@@ -159,7 +171,7 @@ export class BatchService {
       vendido: l.cantidad === 0 ? 0 : Math.round(((l.vendido + l.expirado) / l.cantidad) * 1000) / 1000,
       fichas: { generado: l.generado, vendido: l.vendido, expirado: l.expirado, anulado: l.anulado },
       creado_en: l.creado_en.replace(' ', 'T'),
-    };
+    }));
   }
 
   /** The batch's credentials in order (for printing; passwords decrypted, never logged). */

@@ -60,6 +60,25 @@ export default async function voucherRoutes(app: App) {
   );
 
   app.get(
+    '/api/v1/admin/lotes',
+    {
+      ...admin,
+      schema: {
+        tags,
+        summary: 'Lotes de mi empresa, del más nuevo al más viejo (total también en X-Total-Count)',
+        security: SESSION_SECURITY,
+        querystring: Type.Object({ limit: Type.Integer({ minimum: 1, maximum: 200, default: 50 }), offset: Type.Integer({ minimum: 0, maximum: 1_000_000, default: 0 }) }),
+        response: { 200: Type.Object({ total: Type.Integer(), lotes: Type.Array(Batch) }), 422: ErrorBody },
+      },
+    },
+    async (request, reply) => {
+      const page = await ctx.batches.list(currentUser(request).empresaId!, request.query.limit, request.query.offset);
+      void reply.header('x-total-count', String(page.total));
+      return page;
+    },
+  );
+
+  app.get(
     '/api/v1/admin/lotes/:id',
     { ...admin, schema: { tags, summary: 'Un lote y el avance de su entrega', security: SESSION_SECURITY, params: Id, response: { 200: Batch, 404: ErrorBody } } },
     async (request) => {

@@ -2598,7 +2598,65 @@ export interface paths {
             path?: never;
             cookie?: never;
         };
-        get?: never;
+        /** Lotes de mi empresa, del más nuevo al más viejo (total también en X-Total-Count) */
+        get: {
+            parameters: {
+                query: {
+                    limit: number;
+                    offset: number;
+                };
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody?: never;
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            lotes: {
+                                cantidad: number;
+                                creado_en: string;
+                                en_router: number;
+                                estado: string;
+                                fichas: {
+                                    anulado: number;
+                                    expirado: number;
+                                    generado: number;
+                                    vendido: number;
+                                };
+                                id: number;
+                                moneda: string;
+                                plan: string;
+                                precio: number;
+                                prefijo: string;
+                                producto_id: number;
+                                progreso: number;
+                                router_id: string;
+                                vendido: number;
+                            }[];
+                            total: number;
+                        };
+                    };
+                };
+                /** @description Default Response */
+                422: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content: {
+                        "application/json": {
+                            code: string;
+                            detail: unknown;
+                        };
+                    };
+                };
+            };
+        };
         put?: never;
         /** Crear un lote de fichas para venta en mostrador (se entregan al router en tramos) */
         post: {
@@ -5291,10 +5349,48 @@ export interface paths {
                         nombre_cliente: string;
                         pasarela?: "conekta" | "mercado_pago" | (never | null);
                         producto_id: number;
+                        recarga_contrasena?: string | null;
+                        recarga_usuario?: string | null;
                         telefono_cliente?: string | null;
                     };
                 };
             };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/checkout/sesiones/{sesion}/autenticacion": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /** Consultar en la pasarela el resultado de la verificación 3-D Secure de la sesión */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path: {
+                    sesion: string;
+                };
+                cookie?: never;
+            };
+            requestBody?: never;
             responses: {
                 /** @description Default Response */
                 200: {
@@ -5900,6 +5996,143 @@ export interface paths {
                         token?: string;
                         transaction_amount?: number;
                         user_type?: "usuario_contrasena" | "pin" | (never | null);
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/recargar-conekta": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recargar una ficha con tarjeta (Conekta)
+         * @description Recarga: más tiempo (o datos) en la MISMA ficha, sin crear otro usuario. `usuario` y `contrasena` (ninguna para una ficha PIN) prueban que la ficha es del comprador (con límite de intentos, como profile-info). La entrega fija en el router el límite total calculado al registrar la compra (nunca suma), y un reembolso lo revierte sin borrar el usuario. Errores: 404 ficha_no_encontrada (también la ficha de otra empresa), 401 credenciales_invalidas, 409 ficha_vencida, 409 recarga_en_curso, 400 recarga_sin_efecto, 429 too_many_attempts. Cabecera opcional `Idempotency-Key`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        auto_connect?: boolean;
+                        card_token?: string;
+                        conexion_automatica?: boolean;
+                        contrasena?: string | null;
+                        customer_email?: string;
+                        customer_name?: string;
+                        customer_phone?: string | null;
+                        device_info?: string | null;
+                        email_cliente?: string;
+                        info_dispositivo?: string | null;
+                        ip_address?: string | null;
+                        ip_cliente?: string | null;
+                        mac_address?: string | null;
+                        mac_cliente?: string | null;
+                        nombre_cliente?: string;
+                        product_id?: number;
+                        producto_id?: number;
+                        telefono_cliente?: string | null;
+                        tipo_usuario?: "usuario_contrasena" | "pin" | (never | null);
+                        token_tarjeta?: string;
+                        user_type?: "usuario_contrasena" | "pin" | (never | null);
+                        usuario: string;
+                    };
+                };
+            };
+            responses: {
+                /** @description Default Response */
+                200: {
+                    headers: {
+                        [name: string]: unknown;
+                    };
+                    content?: never;
+                };
+            };
+        };
+        delete?: never;
+        options?: never;
+        head?: never;
+        patch?: never;
+        trace?: never;
+    };
+    "/api/v1/payments/recargar-mercado-pago": {
+        parameters: {
+            query?: never;
+            header?: never;
+            path?: never;
+            cookie?: never;
+        };
+        get?: never;
+        put?: never;
+        /**
+         * Recargar una ficha con tarjeta (Mercado Pago)
+         * @description Recarga: más tiempo (o datos) en la MISMA ficha, sin crear otro usuario. `usuario` y `contrasena` (ninguna para una ficha PIN) prueban que la ficha es del comprador (con límite de intentos, como profile-info). La entrega fija en el router el límite total calculado al registrar la compra (nunca suma), y un reembolso lo revierte sin borrar el usuario. Errores: 404 ficha_no_encontrada (también la ficha de otra empresa), 401 credenciales_invalidas, 409 ficha_vencida, 409 recarga_en_curso, 400 recarga_sin_efecto, 429 too_many_attempts. Cabecera opcional `Idempotency-Key`.
+         */
+        post: {
+            parameters: {
+                query?: never;
+                header?: never;
+                path?: never;
+                cookie?: never;
+            };
+            requestBody: {
+                content: {
+                    "application/json": {
+                        auto_connect?: boolean;
+                        conexion_automatica?: boolean;
+                        contrasena?: string | null;
+                        cuotas?: number;
+                        customer_email?: string;
+                        customer_name?: string;
+                        customer_phone?: string | null;
+                        device_id?: string | null;
+                        device_info?: string | null;
+                        email_cliente?: string;
+                        info_dispositivo?: string | null;
+                        installments?: number;
+                        ip_address?: string | null;
+                        ip_cliente?: string | null;
+                        issuer_id?: string | null;
+                        mac_address?: string | null;
+                        mac_cliente?: string | null;
+                        monto?: number;
+                        nombre_cliente?: string;
+                        payer?: {
+                            [key: string]: unknown;
+                        } | null;
+                        payment_method_id?: string;
+                        product_id?: number;
+                        producto_id?: number;
+                        telefono_cliente?: string | null;
+                        tipo_usuario?: "usuario_contrasena" | "pin" | (never | null);
+                        token?: string;
+                        transaction_amount?: number;
+                        user_type?: "usuario_contrasena" | "pin" | (never | null);
+                        usuario: string;
                     };
                 };
             };
