@@ -73,6 +73,21 @@ describe('top-ups of counter vouchers (recargas de fichas de lote)', () => {
     assert.deepEqual((await invariant()).violations, []);
   });
 
+  it('voiding the batch of a topped-up, unused voucher refunds the top-up (the user leaves the router)', async () => {
+    const { id: lote, vouchers } = await batch(env.shop, 1);
+    const [v] = vouchers;
+    const res = await topUp(v.usuario, v.password);
+    assert.equal(res.statusCode, 200, res.body);
+    assert.equal(user(v.usuario)[0]['limit-uptime'], '2h');
+    const voided = await env.t.request({ method: 'POST', url: `/api/v1/admin/lotes/${lote}/anular`, headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: {} });
+    assert.equal(voided.statusCode, 200, voided.body);
+    await drainAll();
+    assert.equal(user(v.usuario).length, 0, 'the unused voucher left the router');
+    assert.equal((await txByRef(env.t.ctx, res.data.referencia)).estado, 'reembolsada');
+    assert.equal(env.f.conekta.ordersFor(res.data.referencia)[0].payment_status, 'refunded');
+    assert.deepEqual((await invariant()).violations, []);
+  });
+
   it('validity: expira_en of a used batch voucher moves by the plan’s validity; its refund moves it back', async () => {
     const [p] = await env.t.ctx.db.query<{ id: number }>(
       `INSERT INTO productos (empresa_id, router_id, perfil_mikrotik_id, perfil_mikrotik_nombre, nombre_venta, precio, moneda, duracion_minutos, vigencia_minutos, vigencia_desde)
