@@ -113,12 +113,28 @@ export interface ServiceProcess {
   kill(signal?: NodeJS.Signals): void;
 }
 
-/** The node flags of `npm start` (package.json: `node <flags> dist/server.js`), so a build runs as it does. */
+/** `npm start` (package.json: `[NAME=value ...] node <flags> dist/server.js`): its environment assignments and node flags. */
+function startScript(): { env: Record<string, string>; flags: string[] } {
+  const tokens = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ').filter(Boolean);
+  const env: Record<string, string> = {};
+  while (tokens.length > 0 && /^[A-Za-z_][A-Za-z0-9_]*=/.test(tokens[0])) {
+    const t = tokens.shift()!;
+    env[t.slice(0, t.indexOf('='))] = t.slice(t.indexOf('=') + 1);
+  }
+  return { env, flags: tokens.slice(1, -1) };
+}
+
+/** The node flags of `npm start`, so a build runs as it does. */
 export function startFlags(): string[] {
   // BENCH_START_FLAGS="..." measures other flags (e.g. "" for none) without editing package.json.
   if (process.env.BENCH_START_FLAGS !== undefined) return process.env.BENCH_START_FLAGS.split(' ').filter(Boolean);
-  const start = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
-  return start.slice(1, -1);
+  return startScript().flags;
+}
+
+/** The environment `npm start` sets before node (e.g. MALLOC_ARENA_MAX); BENCH_START_ENV={} measures without. */
+export function startEnv(): Record<string, string> {
+  if (process.env.BENCH_START_ENV !== undefined) return JSON.parse(process.env.BENCH_START_ENV) as Record<string, string>;
+  return startScript().env;
 }
 
 let built: string | null = null;
@@ -149,7 +165,8 @@ export async function startService(env: Record<string, string>, opts: { nodeArgs
   const entryArgs = opts.entry ? [...startFlags(), opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entryArgs], {
     cwd: opts.entry ? dirname(dirname(opts.entry)) : ROOT,
-    env,
+    // As `npm start`, whose assignments win over the inherited environment.
+    env: opts.entry ? { ...env, ...startEnv() } : env,
     stdio: ['ignore', 'pipe', 'pipe'],
   });
   const output: string[] = [];

@@ -13,6 +13,7 @@ import type { App } from './infra/http/types.js';
 import { frameworkErrors, registerErrorHandling } from './infra/http/error-handling.js';
 import { registerSecurityHeaders } from './infra/http/security-headers.js';
 import { requestIdOf } from './infra/http/request-id.js';
+import { lazyCompilersFactory } from './infra/http/lazy-compilers.js';
 import { registerBodyShapeRules } from './infra/http/body-shape.js';
 import { registerCors } from './infra/http/cors.js';
 import pino from 'pino';
@@ -77,6 +78,7 @@ export async function buildApp(ctx: AppContext, opts: BuildOptions = {}): Promis
     genReqId: (req) => requestIdOf(req.headers['x-request-id']),
     trustProxy: trustProxyOption(ctx.config.trustProxy),
     bodyLimit: 1024 * 1024,
+    schemaController: { compilersFactory: lazyCompilersFactory() as never },
     ajv: { customOptions: { allErrors: true, coerceTypes: 'array', useDefaults: true, removeAdditional: true, strictNumbers: true } },
     // While closing, a request already on a kept-alive connection is served, not refused with 503: a load
     // balancer that sent it could not know (its health check has taken the instance out by then).

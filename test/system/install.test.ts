@@ -70,7 +70,11 @@ describe('deploy/install.sh and the systemd unit', () => {
     assert.equal(env.NODE_ENV, 'production');
     const [command, ...args] = unit.ExecStart[0].split(' ');
     // Plain node on the bundle, no loader, with the same flags as `npm start`.
-    const startScript = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
+    const startTokens = (JSON.parse(readFileSync(join(ROOT, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.start.split(' ');
+    // `NAME=value` before node: the unit sets the same with Environment=.
+    const isAssignment = (t: string) => /^[A-Za-z_][A-Za-z0-9_]*=/.test(t);
+    for (const a of startTokens.filter(isAssignment)) assert.ok((unit.Environment ?? []).includes(a), `the unit sets ${a} as npm start does`);
+    const startScript = startTokens.filter((t) => !isAssignment(t));
     assert.equal(startScript.at(-1), 'dist/server.js');
     assert.deepEqual(args, [...startScript.slice(1, -1), join(prefix.path, 'dist/server.js')], 'ExecStart runs what npm start runs');
     const p = startProcess(command, args, { cwd: unit.WorkingDirectory[0], env });
