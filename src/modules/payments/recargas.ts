@@ -193,6 +193,7 @@ export async function proveVoucher(
   return sale!;
 }
 
+/** A retry delay while another top-up of the voucher is in flight (growing, up to a minute: the other one ends by its delivery deadline at the latest), else null. */
 const inFlightWait = async (ex: Executor, tx: Transaccion, attempts: number): Promise<number | null> => {
   const [busy] = rows(await ex.execute(sql`SELECT count(*)::int AS n FROM transacciones
     WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
@@ -337,10 +338,8 @@ export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirm
   return db.transaction(async (t) => {
     const [saleRaw] = rows(await t.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe} FOR UPDATE`));
     const sale = saleRaw ? rowToTransaccion(saleRaw) : null;
-    const [busy] = rows(await t.execute(sql`SELECT count(*)::int AS n FROM transacciones
-      WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
-    // Growing waits (up to a minute): the other one ends by its delivery deadline at the latest.
-    if (Number(busy?.n ?? 0) > 0) return Math.min(60_000, 1_000 * Math.max(1, attempts));
+    const wait = await inFlightWait(t, tx, attempts);
+    if (wait !== null) return wait;
     const live = sale && ['entregada', 'reembolso_parcial'].includes(sale.estado) && sale.estadoHotspot === 'active';
     if (live) {
       // Original terms (the first top-up's previous ones) plus the deltas of the top-ups still paid.
