@@ -140,6 +140,24 @@ class Rig {
     }
   }
 
+  /** A top-up of a voucher bought earlier (issue 15), as the portal sends it; tracked like a purchase. */
+  async topUp(shop: Shop, voucher: { usuario: string; contrasena: string }, key: string = randomUUID(), timeoutMs = 20_000): Promise<{ status: number; data: any; key: string }> {
+    this.purchases++;
+    const refs = this.clientPurchases.get(key) ?? new Set<string>();
+    this.clientPurchases.set(key, refs);
+    try {
+      const r = await http(this.url, 'POST', '/api/v1/payments/recargar-conekta', {
+        headers: { authorization: `Bearer ${shop.apiKey}`, 'idempotency-key': key },
+        body: { producto_id: shop.productId, token_tarjeta: `tok_test_visa_4242_${key}`, nombre_cliente: 'Cliente Drill', email_cliente: 'drill@example.com', ...voucher },
+        timeoutMs,
+      });
+      if (r.data && typeof r.data === 'object' && typeof r.data.referencia === 'string') refs.add(r.data.referencia);
+      return { status: r.status, data: r.data, key };
+    } catch (err) {
+      return { status: 0, data: { error: (err as Error).message }, key };
+    }
+  }
+
   /** A Mercado Pago purchase (card token scripts the outcome at the fake). */
   async buyMp(shop: Shop, token: string, timeoutMs = 20_000): Promise<{ status: number; data: any }> {
     this.purchases++;
@@ -269,8 +287,14 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       log(`  ${r.ok ? 'ok' : 'FALLO'} ${name}: ${r.detail} ${JSON.stringify(r.responses)} (${result.ms} ms)`);
     };
 
+    // The baseline's vouchers, topped up at the end (the recargas phase) while faults run.
+    const bought: { shop: Shop; usuario: string; contrasena: string }[] = [];
     await phase('baseline', async () => {
       const res = await many(opts.purchases * shops.length, 8, (i) => rig.buy(shops[i % shops.length]));
+      res.forEach((r, i) => {
+        const v = r.data?.usuario_hotspot;
+        if (r.status === 200 && v?.usuario) bought.push({ shop: shops[i % shops.length], usuario: String(v.usuario), contrasena: String(v.contrasena ?? '') });
+      });
       const ok = res.every((r) => r.status === 200 && r.data?.success === true);
       return { ok, detail: `${res.length} compras`, responses: tally(res) };
     });
@@ -610,6 +634,39 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
         ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0 && retried.every((r) => r.status === 200 || r.status === 202),
         detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas`,
         responses: tally([...res, ...retried]),
+      };
+    });
+
+    await phase('recargas', async () => {
+      // Top-ups of vouchers bought in the baseline: one voucher each (one top-up in flight per voucher).
+      // Still live now (an earlier phase refunds some purchases: those are refused, 404, as they should be).
+      const live = new Set(
+        (await rig.query<{ u: string }>(`SELECT router_id || '|' || usuario_hotspot AS u FROM transacciones WHERE recarga_de IS NULL AND estado IN ('entregada', 'reembolso_parcial') AND estado_hotspot = 'active'`)).map((r) => r.u),
+      );
+      const candidates = bought.filter((b) => live.has(`${b.shop.routerId}|${b.usuario}`));
+      const hung = shops[0];
+      const onHung = candidates.filter((b) => b.shop === hung);
+      const elsewhere = candidates.filter((b) => b.shop !== hung).slice(0, 2);
+      // Gateway timeouts and a 5xx with an order behind them: the answer is unknown, reconciliation settles it.
+      conekta.failNext({ hang: true, create: 'paid' }, { status: 500, create: 'paid', body: { object: 'error', type: 'api_error' } });
+      const scripted = [];
+      for (const b of elsewhere) scripted.push(await rig.topUp(b.shop, b));
+      // The router hangs while top-ups are charged: refused before any charge, or charged and applied when it is back.
+      const warm = onHung.length > 0 ? await rig.topUp(hung, onHung[0]) : null;
+      hung.sim.hang(true);
+      const during = await many(Math.max(0, onHung.length - 1), 4, (i) => rig.topUp(hung, onHung[i + 1]));
+      await sleep(1500);
+      hung.sim.hang(false);
+      await waitSettled(rig.query, opts.settleMs);
+      // Applied where paid: the same user (no new one), its limit grown by the plan's hour per kept top-up.
+      const refs = [...scripted, ...(warm ? [warm] : []), ...during].map((r) => String(r.data?.referencia ?? '')).filter(Boolean);
+      const [{ n: applied }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND recarga_de IS NOT NULL AND estado = 'entregada'`, [refs]);
+      const ownUsers = sims.reduce((n, sim) => n + sim.state.users.rows.filter((u) => refs.some((ref) => u.comment === `pagos-hotspot tx=${ref}`)).length, 0);
+      const res = [...scripted, ...(warm ? [warm] : []), ...during];
+      return {
+        ok: onHung.length > 0 && warm?.status === 200 && during.every((r) => [200, 503].includes(r.status)) && ownUsers === 0,
+        detail: `${scripted.length} recargas con la pasarela colgada o en 5xx, ${during.length} con el router colgado (${during.filter((r) => r.status === 200).length} cobradas); ${applied} aplicadas sobre la misma ficha, ${ownUsers} usuarios nuevos`,
+        responses: tally(res),
       };
     });
 

@@ -17,6 +17,9 @@
  *   6. Counter (batch) vouchers (comment `pagos-hotspot lote=<id>`) are live without gateway money: each
  *      live one is a voucher of a batch that was not voided, not voided or expired itself; every voucher of
  *      a live batch that reached the router is still there; no gateway charge claims a batch voucher's name.
+ *      A top-up may extend one (its `recarga_de` is minus the voucher's id): the batch voucher's user then
+ *      has exactly its batch's limits plus those of its top-ups whose money is kept, and a top-up whose money
+ *      is kept has a voucher that was neither voided nor lost.
  *   7. An expired voucher (sale or batch) was delivered and is now disabled (still on the router, never live).
  * Transactions still open (`iniciada`, `en_autenticacion`, `cobrada`, `en_revision`) are reported apart: the drill waits for
  * them to settle first (see `waitSettled`), and any left are violations of its deadline.
@@ -88,7 +91,10 @@ function durationSeconds(v: string | undefined): number | null {
 }
 
 interface BatchVoucherRow {
+  id: number;
   lote_id: number;
+  limite_minutos: number | null;
+  limite_bytes: string | number | null;
   router_id: string;
   usuario: string;
   estado: string;
@@ -158,11 +164,20 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
   }
 
   const vouchers = new Map<string, { router: number; name: string; disabled: boolean; uptime: number | null; bytes: number | null }[]>();
-  const batchUsers: { router: number; lote: number; name: string; disabled: boolean }[] = [];
+  const batchUsers: { router: number; lote: number; name: string; disabled: boolean; uptime: number | null; bytes: number | null }[] = [];
   input.routers.forEach((sim, i) => {
     for (const u of sim.state.users.rows) {
       const b = BATCH_COMMENT.exec(u.comment ?? '');
-      if (b) batchUsers.push({ router: i, lote: Number(b[1]), name: u.name, disabled: u.disabled === 'true' || u.disabled === 'yes' });
+      if (b) {
+        batchUsers.push({
+          router: i,
+          lote: Number(b[1]),
+          name: u.name,
+          disabled: u.disabled === 'true' || u.disabled === 'yes',
+          uptime: durationSeconds(u['limit-uptime']),
+          bytes: u['limit-bytes-total'] ? Number(u['limit-bytes-total']) : null,
+        });
+      }
       const m = COMMENT.exec(u.comment ?? '');
       if (!m) continue;
       const list = vouchers.get(m[1]) ?? [];
@@ -234,6 +249,7 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
     return !!paid && !isRefunded(paid[0]);
   };
   for (const [saleId, list] of topUpsBySale) {
+    if (saleId < 0) continue; // a counter voucher's: checked with the batch vouchers below
     const sale = byId.get(saleId);
     if (!sale) {
       violations.push(`recarga sin venta: ${list.map((t) => t.referencia).join(', ')}`);
@@ -264,7 +280,8 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
   // 6 and 7 for counter vouchers: live without gateway money; expired ones disabled; none claimed by a charge.
   const batchRows = await input
     .query<BatchVoucherRow>(
-      `SELECT f.lote_id, f.router_id, f.usuario, f.estado, f.en_router, l.estado AS lote_estado FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id`,
+      `SELECT f.id, f.lote_id, f.router_id, f.usuario, f.estado, f.en_router, l.estado AS lote_estado, l.limite_minutos, l.limite_bytes
+         FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id`,
     )
     .catch(() => [] as BatchVoucherRow[]);
   const batchKey = (lote: number, name: string) => `${lote}|${name}`;
@@ -283,6 +300,35 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
       violations.push(`ficha de lote ausente del router: ${r.usuario} (lote ${r.lote_id})`);
     }
   }
+  // 5 for counter vouchers: the batch's limits plus those of the top-ups whose money is kept.
+  const batchById = new Map(batchRows.map((r) => [Number(r.id), r]));
+  const n = (v: string | number | null) => (v === null ? null : Number(v));
+  for (const [ref, list] of topUpsBySale) {
+    if (ref >= 0) continue;
+    const row = batchById.get(-ref);
+    if (!row) {
+      violations.push(`recarga sin ficha de lote: ${list.map((t) => t.referencia).join(', ')}`);
+      continue;
+    }
+    const paidTopUps = list.filter(kept);
+    if (row.lote_estado === 'anulado' || row.estado === 'anulado' || !row.en_router) {
+      for (const t of paidTopUps) violations.push(`recarga cobrada sobre una ficha dada de baja: ${t.referencia} (ficha de lote ${row.usuario} ${row.estado})`);
+      continue;
+    }
+    const user = batchUsers.find((u) => u.lote === Number(row.lote_id) && u.name === row.usuario);
+    if (!user) continue; // reported above (absent from the router)
+    const sum = (f: (t: TxRow) => number | null) => paidTopUps.reduce((acc, t) => acc + (f(t) ?? 0), 0);
+    if (row.limite_minutos !== null) {
+      const expected = (Number(row.limite_minutos) + sum((t) => (t.recarga_minutos === null ? null : t.recarga_minutos - (t.recarga_previo_minutos ?? 0)))) * 60;
+      if ((user.uptime ?? 0) < expected) violations.push(`recarga cobrada sin extensión: ficha de lote ${row.usuario} tiene ${user.uptime}s de ${expected}s pagados`);
+      if ((user.uptime ?? 0) > expected) violations.push(`extensión sin cobro: ficha de lote ${row.usuario} tiene ${user.uptime}s y se pagaron ${expected}s`);
+    }
+    if (row.limite_bytes !== null) {
+      const expected = n(row.limite_bytes)! + sum((t) => (t.recarga_bytes === null ? null : n(t.recarga_bytes)! - (n(t.recarga_previo_bytes) ?? 0)));
+      if ((user.bytes ?? 0) !== expected) violations.push(`datos de recarga: ficha de lote ${row.usuario} tiene ${user.bytes} bytes y se pagaron ${expected}`);
+    }
+  }
+
   const batchNames = new Set(batchRows.map((r) => `${r.router_id}|${r.usuario}`));
   for (const t of txs) {
     if (t.recarga_de !== null || !t.usuario_hotspot || !paidByRef.has(t.referencia)) continue;

@@ -10,39 +10,13 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { browserUnavailable, startPortalWorld, type PortalWorld } from './harness.js';
+import { createCheckoutSession } from './checkout-helpers.js';
 import { waitFor } from '../payments/helpers.js';
 
 const skip = browserUnavailable();
 if (skip) console.log(`# OMITIDO: ${skip}`);
 
-function kitKey(w: PortalWorld): string {
-  const m = /"apiKey":\s*"([^"]+)"/.exec(w.kitFiles['login.html']);
-  if (!m) throw new Error('no apiKey in the kit');
-  return m[1];
-}
 
-async function createSession(w: PortalWorld, pasarela: 'conekta' | 'mercado_pago', device: { mac: string; ip: string }) {
-  const catalog = await fetch(`${w.apiUrl}/api/v1/catalogo_perfiles_venta`, { headers: { 'x-api-key': kitKey(w) } });
-  const products = (await catalog.json()) as Array<{ id: number; nombre_venta: string }>;
-  const product = products.find((p) => p.nombre_venta === 'Ficha 1 hora')!;
-  const res = await fetch(`${w.apiUrl}/api/v1/checkout/sesiones`, {
-    method: 'POST',
-    headers: { 'x-api-key': kitKey(w), 'content-type': 'application/json' },
-    body: JSON.stringify({
-      producto_id: product.id,
-      pasarela,
-      nombre_cliente: 'Ana López',
-      email_cliente: 'ana@example.com',
-      link_login_only: 'http://10.5.50.1/login',
-      mac: device.mac,
-      ip: device.ip,
-      dst: 'http://www.example.com/',
-    }),
-  });
-  const body = (await res.json()) as { url: string };
-  assert.equal(res.status, 201, JSON.stringify(body));
-  return body.url;
-}
 
 type Choice = 'aprobar' | 'rechazar' | 'abandonar';
 const CASES: Array<{ choice: Choice; n: number }> = [
@@ -67,7 +41,7 @@ for (const gateway of ['conekta', 'mercado_pago'] as const) {
         const mac = `02:AA:BB:CC:3D:${gateway === 'conekta' ? '1' : '2'}${n}`;
         const ip = `10.5.50.${gateway === 'conekta' ? 140 + n : 150 + n}`;
         await fetch(w.web.pageUrl({ mac, ip }));
-        const url = await createSession(w, gateway, { mac, ip });
+        const url = await createCheckoutSession(w, gateway, { mac, ip });
         const before = vouchers();
         const group = `checkout-3ds-${gateway}-${choice}`;
         const { context, page } = await w.phone();

@@ -10,41 +10,12 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { browserUnavailable, startPortalWorld, type PortalWorld } from './harness.js';
+import { createCheckoutSession } from './checkout-helpers.js';
 
 const skip = browserUnavailable();
 if (skip) console.log(`# OMITIDO: ${skip}`);
 
-function kitKey(w: PortalWorld): string {
-  const m = /"apiKey":\s*"([^"]+)"/.exec(w.kitFiles['login.html']);
-  if (!m) throw new Error('no apiKey in the kit');
-  return m[1];
-}
 
-async function createSession(w: PortalWorld, pasarela: 'conekta' | 'mercado_pago', device: { mac: string; ip: string }) {
-  const catalog = await fetch(`${w.apiUrl}/api/v1/catalogo_perfiles_venta`, { headers: { 'x-api-key': kitKey(w) } });
-  const products = (await catalog.json()) as Array<{ id: number; nombre_venta: string }>;
-  const product = products.find((p) => p.nombre_venta === 'Ficha 1 hora')!;
-  const res = await fetch(`${w.apiUrl}/api/v1/checkout/sesiones`, {
-    method: 'POST',
-    headers: { 'x-api-key': kitKey(w), 'content-type': 'application/json' },
-    body: JSON.stringify({
-      producto_id: product.id,
-      pasarela,
-      nombre_cliente: 'Ana López',
-      email_cliente: 'ana@example.com',
-      telefono_cliente: '5512345678',
-      link_login_only: 'http://10.5.50.1/login',
-      chap_id: '\\215',
-      chap_challenge: '\\063\\341\\337\\133\\243\\032\\157\\152\\326\\071\\244\\306\\152\\364\\362\\236',
-      mac: device.mac,
-      ip: device.ip,
-      dst: 'http://www.example.com/',
-    }),
-  });
-  const body = (await res.json()) as { url: string; expira_en: string };
-  assert.equal(res.status, 201, JSON.stringify(body));
-  return body.url;
-}
 
 /** Every frame of our origin: no input of any kind after the scripts ran; the gateway's frame has the card fields. */
 async function assertNoCardInputOnOurOrigin(page: Page, ourOrigin: string) {
@@ -87,7 +58,11 @@ for (const version of ['7', '6'] as const) {
         const ip = gateway === 'conekta' ? '10.5.50.31' : '10.5.50.32';
         // A device that is on the hotspot (the simulator knows it) as the router's login page would see it.
         await fetch(w.web.pageUrl({ mac, ip }));
-        const url = await createSession(w, gateway, { mac, ip });
+        const url = await createCheckoutSession(w, gateway, { mac, ip }, {
+          telefono_cliente: '5512345678',
+          chap_id: '\\215',
+          chap_challenge: '\\063\\341\\337\\133\\243\\032\\157\\152\\326\\071\\244\\306\\152\\364\\362\\236',
+        });
         const ourOrigin = new URL(w.apiUrl).origin;
         assert.equal(new URL(url).origin, ourOrigin);
 

@@ -101,6 +101,38 @@ describe('money invariant: top-ups, counter vouchers, expiry', () => {
     );
   });
 
+  it('a top-up charge extending a counter voucher is accepted; one not applied, applied twice, or on a voided voucher is caught', async () => {
+    const res = await env.t.request({ method: 'POST', url: '/api/v1/admin/lotes', headers: { authorization: `Bearer ${env.shop.adminToken}` }, payload: { producto_id: env.shop.productId, cantidad: 1, prefijo: 'RCX-' } });
+    assert.equal(res.statusCode, 201, res.body);
+    const lote = res.data.id as number;
+    await drainAll();
+    const [v] = await env.t.ctx.batches.vouchers(env.shop.empresaId, lote);
+    const up = await post('/api/v1/payments/recargar-conekta', { ...conektaBody(env.shop.productId), usuario: v.usuario, contrasena: v.password });
+    assert.equal(up.statusCode, 200, up.body);
+    const [u] = routerUsers(env.shop.sim, v.usuario);
+    assert.equal(u['limit-uptime'], '2h');
+    assert.equal(u.comment, `pagos-hotspot lote=${lote}`);
+    // Accepted as it is: a charge without a voucher of its own, extending a live counter voucher.
+    assert.deepEqual((await check()).violations, []);
+    // Charged, never applied on the router (or a refund reverted a paid one).
+    await expectViolation(/recarga cobrada sin extensión: ficha de lote/, () => void (u['limit-uptime'] = '1h'), () => void (u['limit-uptime'] = '2h'));
+    // Applied twice ("add N" on a retried delivery).
+    await expectViolation(/extensión sin cobro: ficha de lote/, () => void (u['limit-uptime'] = '3h'), () => void (u['limit-uptime'] = '2h'));
+    // Money kept on a counter voucher that was voided.
+    await expectViolation(
+      /recarga cobrada sobre una ficha dada de baja/,
+      () => env.t.ctx.db.query(`UPDATE fichas_lote SET estado = 'anulado' WHERE lote_id = $1`, [lote]).then(() => undefined),
+      () => env.t.ctx.db.query(`UPDATE fichas_lote SET estado = 'generado' WHERE lote_id = $1`, [lote]).then(() => undefined),
+    );
+    // A top-up naming a counter voucher that does not exist.
+    const row = await txByRef(env.t.ctx, up.data.referencia);
+    await expectViolation(
+      /recarga sin ficha de lote/,
+      () => env.t.ctx.db.query(`UPDATE transacciones SET recarga_de = -999999 WHERE id = $1`, [row.id]).then(() => undefined),
+      () => env.t.ctx.db.query(`UPDATE transacciones SET recarga_de = $2 WHERE id = $1`, [row.id, row.recargaDe]).then(() => undefined),
+    );
+  });
+
   it('an expired voucher was delivered and is now disabled: a live one after expiry is caught', async () => {
     const sale = (await post('/api/v1/payments/pagar-conekta', conektaBody(env.shop.productId))).data;
     const [u] = routerUsers(env.shop.sim, sale.usuario_hotspot.usuario);

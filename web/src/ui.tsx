@@ -200,7 +200,10 @@ export function CopyField({ label, value }: { label: string; value: string }) {
         <button
           type="button"
           onClick={() => {
-            void navigator.clipboard?.writeText(value).then(() => setDone(true), () => setDone(false));
+            void navigator.clipboard?.writeText(value).then(
+              () => setDone(true),
+              () => setDone(false),
+            );
           }}
         >
           Copiar
@@ -225,4 +228,54 @@ export function Progress({ bytes, total, label }: { bytes: number; total: number
 export function StateBadge({ value }: { value: string | null | undefined }) {
   if (!value) return <span className="badge">—</span>;
   return <span className={`badge b-${value.replace(/[^a-z_]/g, '')}`}>{value.replace(/_/g, ' ')}</span>;
+}
+
+/** One column of a DataTable: its header, and what a row shows in it. */
+export interface Column<T> {
+  label: string;
+  cell: (row: T) => ReactNode;
+  className?: string;
+}
+
+/**
+ * A list as a table; each cell carries its column's label (`data-label`), which the 360 px layout shows
+ * beside the value when the rows stack as cards (styles.css `.table.responsive`).
+ */
+export function DataTable<T>({
+  label,
+  columns,
+  rows,
+  rowKey,
+  rowProps,
+}: {
+  label: string;
+  columns: Column<T>[];
+  rows: readonly T[];
+  rowKey: (row: T) => string | number;
+  rowProps?: (row: T) => Record<string, string | number>;
+}) {
+  return (
+    <table className="table responsive" aria-label={label}>
+      <thead>
+        <tr>
+          {columns.map((c) => (
+            <th key={c.label} scope="col">
+              {c.label}
+            </th>
+          ))}
+        </tr>
+      </thead>
+      <tbody>
+        {rows.map((r) => (
+          <tr key={rowKey(r)} {...rowProps?.(r)}>
+            {columns.map((c) => (
+              <td key={c.label} data-label={c.label} className={c.className}>
+                {c.cell(r)}
+              </td>
+            ))}
+          </tr>
+        ))}
+      </tbody>
+    </table>
+  );
 }

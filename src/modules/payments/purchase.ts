@@ -113,7 +113,7 @@ export async function purchase(svc: PaymentsService, buyer: Buyer, input: Purcha
 
   await svc.hooks.beforeAttempt?.({ referencia });
   // The attempt exists from here on; its reconcile job finds out what happened if this process dies.
-  const attempt = await createAttempt(svc, buyer, input, product, priceCents, tipo, referencia, opts.withAttempt?.(referencia) ?? null);
+  const attempt = await createAttempt({ svc, buyer, input, product, priceCents, tipo, referencia, extra: opts.withAttempt?.(referencia) ?? null });
   try {
     return await chargeAndDeliver(svc, buyer, input, creds, product, priceCents, tipo, referencia, attempt);
   } catch (e) {
@@ -373,27 +373,32 @@ export function challengeBody(referencia: string, c: StoredChallenge, timeoutMs:
  * starts right after this commit with nothing in between, and the reconciler's grace period (twice the
  * gateway timeout plus slack) counts from it.
  */
-async function createAttempt(
-  svc: PaymentsService,
-  buyer: Buyer,
-  input: PurchaseInput,
-  product: SellableProductView,
-  priceCents: number,
-  tipo: TipoUsuario,
-  referencia: string,
-  extra: SQL | null,
-): Promise<{ id: number; password: string }> {
+/** What recording one attempt needs (the purchase being made). */
+interface AttemptContext {
+  svc: PaymentsService;
+  buyer: Buyer;
+  input: PurchaseInput;
+  product: SellableProductView;
+  priceCents: number;
+  tipo: TipoUsuario;
+  referencia: string;
+  /** The Idempotency-Key's guard: must return one row, else nothing is recorded. */
+  extra: SQL | null;
+}
+
+async function createAttempt(a: AttemptContext): Promise<{ id: number; password: string }> {
+  const { svc, buyer, input, product, tipo } = a;
   if (input.recarga) {
     // A top-up: under the sale's row lock, its targets from the sale's terms as they are now (recargas.ts).
     const usuario = input.recarga.usuario;
     return svc.deps.db.transaction(async (t) => {
-      const { sale, targets } = await lockAndTarget(t, buyer.routerId, buyer.empresaId, usuario, product);
-      const password = sale.passwordHotspot ? (svc.deps.secrets.general.decrypt(sale.passwordHotspot) ?? '') : '';
-      const recorded = await insertAttempt(svc, t, buyer, input, product, priceCents, (sale.tipoUsuario as TipoUsuario) ?? tipo, referencia, extra, 0, {
-        username: sale.usuarioHotspot ?? usuario,
+      const { voucher, targets } = await lockAndTarget(t, buyer.routerId, buyer.empresaId, usuario, product);
+      const password = voucher.passwordEnc ? (svc.deps.secrets.general.decrypt(voucher.passwordEnc) ?? '') : '';
+      const recorded = await insertAttempt({ ...a, tipo: (voucher.tipoUsuario as TipoUsuario) ?? tipo }, t, 0, {
+        username: voucher.usuario,
         password,
-        passwordEnc: sale.passwordHotspot,
-        perfil: sale.perfilHotspot ?? product.perfilMikrotikNombre,
+        passwordEnc: voucher.passwordEnc,
+        perfil: voucher.perfil ?? product.perfilMikrotikNombre,
         targets,
       });
       if (!recorded) throw new Error('top-up attempt not recorded');
@@ -402,7 +407,7 @@ async function createAttempt(
   }
   for (let attempt = 0; ; attempt++) {
     const creds = generateVoucher(tipo, svc.voucherLengths);
-    const result = await insertAttempt(svc, svc.deps.db.orm, buyer, input, product, priceCents, tipo, referencia, extra, attempt, {
+    const result = await insertAttempt(a, svc.deps.db.orm, attempt, {
       username: creds.username,
       password: creds.password ?? '',
       passwordEnc: creds.password ? svc.deps.secrets.general.encrypt(creds.password) : null,
@@ -423,19 +428,8 @@ interface AttemptVoucher {
 }
 
 /** One try at recording the attempt; null when the drawn voucher name was taken (draw another). */
-async function insertAttempt(
-  svc: PaymentsService,
-  ex: Executor,
-  buyer: Buyer,
-  input: PurchaseInput,
-  product: SellableProductView,
-  priceCents: number,
-  tipo: TipoUsuario,
-  referencia: string,
-  extra: SQL | null,
-  attempt: number,
-  v: AttemptVoucher,
-): Promise<{ id: number; password: string } | null> {
+async function insertAttempt(a: AttemptContext, ex: Executor, attempt: number, v: AttemptVoucher): Promise<{ id: number; password: string } | null> {
+  const { svc, buyer, input, product, priceCents, tipo, referencia, extra } = a;
   const topUp = v.targets;
   {
     const insert = ex

@@ -19,6 +19,14 @@
  *   original terms plus the top-ups still paid — which is the stored previous target when no later top-up
  *   superseded it; a later top-up keeps the time it paid for. The revert waits while another top-up of the
  *   voucher is in flight, and runs under the sale's row lock (two reverts never interleave their writes).
+ *
+ * Counter (batch) vouchers, sold for cash, are topped up the same way (their holder proves them with the
+ * printed password). Such a top-up names its voucher by `recarga_de = -fichas_lote.id` (negative: never a
+ * `transacciones` id), so every top-up rule above (one in flight, SET targets, refund reverts) applies
+ * unchanged. A batch voucher has no terms of its own: its terms are its batch's plus the deltas of its
+ * top-ups still paid; its `expira_en` moves by the validity added. Validity grows only once `expira_en`
+ * is known (first login seen): before that the sweeper counts the batch's validity from the first login.
+ * A voided (`ficha_anulada`) or expired (`ficha_vencida`) counter voucher is refused before any charge.
  */
 import { sql } from 'drizzle-orm';
 import type { Executor } from '../../infra/db/index.js';
@@ -29,6 +37,7 @@ import { rowToTransaccion, type Transaccion } from './repository.js';
 import type { PaymentsService } from './service.js';
 import { voucherComment } from './vouchers.js';
 import { validitySpan } from '../vouchers/validity.js';
+import { batchComment } from '../vouchers/batches.js';
 
 /** What identifies the voucher to extend; `verificada`: its proof was already checked (a checkout session). */
 export interface TopUpRequest {
@@ -47,6 +56,35 @@ export interface TopUpTargets {
   recargaPrevioVigenciaMinutos: number | null;
 }
 
+/** The terms a top-up grows from: an online sale's row, or a counter voucher's (`id` = its `recarga_de`). */
+export type VoucherTerms = Pick<Transaccion, 'id' | 'limiteMinutos' | 'limiteBytes' | 'vigenciaMinutos'>;
+
+/** Where a top-up is written: the user, its comment (ours), and its terms now. */
+export interface TopUpTarget extends VoucherTerms {
+  routerId: string;
+  usuario: string;
+  comment: string;
+}
+
+/** A counter voucher's `recarga_de` (negative), and back (null: an online sale's). */
+export const counterRef = (fichaId: number) => -fichaId;
+export const counterFichaId = (recargaDe: number | null): number | null => (recargaDe !== null && recargaDe < 0 ? -recargaDe : null);
+
+export interface CounterVoucher extends TopUpTarget {
+  fichaId: number;
+  loteId: number;
+  empresaId: string;
+  passwordCifrada: string;
+  perfil: string;
+  enRouter: boolean;
+  /** The voucher or its batch was voided. */
+  anulada: boolean;
+  /** Expired (swept, or past `expira_en`), by the database clock. */
+  vencida: boolean;
+  /** `expira_en` is known (first login seen): its validity can grow. */
+  conExpira: boolean;
+}
+
 const rows = (result: unknown) => (result as { rows?: Record<string, unknown>[] }).rows ?? [];
 
 /** The sale a top-up of `usuario` on this router would extend: its own row (not a top-up), money kept, delivered. */
@@ -58,6 +96,54 @@ export async function findSale(ex: Executor, routerId: string, usuario: string, 
   const [raw] = rows(result);
   return raw ? rowToTransaccion(raw) : null;
 }
+
+/**
+ * A counter voucher with its terms now: its batch's plus the deltas of its top-ups still paid (delivered,
+ * not reverted). `lock`: its row FOR UPDATE first (top-ups of one voucher are targeted and reverted in turn).
+ */
+export async function findCounterVoucher(ex: Executor, by: { routerId: string; usuario: string } | { fichaId: number }, lock = false): Promise<CounterVoucher | null> {
+  const where = 'fichaId' in by ? sql`f.id = ${by.fichaId}` : sql`f.router_id = ${by.routerId} AND f.usuario = ${by.usuario}`;
+  if (lock) await ex.execute(sql`SELECT f.id FROM fichas_lote f WHERE ${where} FOR UPDATE`);
+  const [r] = rows(await ex.execute(sql`SELECT f.id, f.lote_id, l.empresa_id, f.router_id, f.usuario, f.password_cifrada, l.perfil, f.en_router,
+        (f.estado = 'anulado' OR l.estado = 'anulado') AS anulada,
+        (f.estado = 'expirado' OR f.expirada_en IS NOT NULL OR coalesce(f.expira_en <= (now() AT TIME ZONE 'utc'), false)) AS vencida,
+        f.expira_en IS NOT NULL AS con_expira,
+        l.limite_minutos + coalesce(p.minutos, 0) AS limite_minutos,
+        l.limite_bytes + coalesce(p.bytes, 0) AS limite_bytes,
+        l.vigencia_minutos + coalesce(p.vigencia, 0) AS vigencia_minutos
+      FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id
+      LEFT JOIN LATERAL (SELECT sum(t.recarga_minutos - t.recarga_previo_minutos) AS minutos, sum(t.recarga_bytes - t.recarga_previo_bytes) AS bytes,
+                                sum(t.recarga_vigencia_minutos - t.recarga_previo_vigencia_minutos) AS vigencia
+                           FROM transacciones t WHERE t.recarga_de = -f.id AND t.estado IN ('entregada', 'reembolso_parcial') AND t.estado_hotspot = 'active') p ON true
+      WHERE ${where}`));
+  if (!r) return null;
+  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+  const fichaId = Number(r.id);
+  return {
+    id: counterRef(fichaId),
+    fichaId,
+    loteId: Number(r.lote_id),
+    empresaId: String(r.empresa_id),
+    routerId: String(r.router_id),
+    usuario: String(r.usuario),
+    comment: batchComment(Number(r.lote_id)),
+    passwordCifrada: String(r.password_cifrada),
+    perfil: String(r.perfil),
+    enRouter: r.en_router === true,
+    anulada: r.anulada === true,
+    vencida: r.vencida === true,
+    conExpira: r.con_expira === true,
+    limiteMinutos: num(r.limite_minutos),
+    limiteBytes: num(r.limite_bytes),
+    vigenciaMinutos: num(r.vigencia_minutos),
+  };
+}
+
+/** What a top-up of a counter voucher grows from: validity only once its expiry is known. */
+const counterTerms = (v: CounterVoucher): VoucherTerms => ({ ...v, vigenciaMinutos: v.conExpira ? v.vigenciaMinutos : null });
+
+const VOIDED = () => new ApiError(409, 'La ficha fue anulada; compre una ficha nueva', 'ficha_anulada');
+const EXPIRED = () => new ApiError(409, 'La ficha ya venció; compre una ficha nueva', 'ficha_vencida');
 
 const NOT_FOUND = () => new ApiError(404, 'Ficha no encontrada en este hotspot', 'ficha_no_encontrada');
 
@@ -77,24 +163,66 @@ export async function proveVoucher(
   limiter: FailureLimiter,
   limits: { maxPerClient: number; maxPerIp: number; routerBudget: number },
   c: { empresaId: string; routerId: string; ip: string; usuario: string; contrasena: string | null },
-): Promise<Transaccion> {
+): Promise<VoucherTerms> {
   const rules = limitRules.voucher(c.routerId, `user:${c.usuario}`, c.ip, limits);
   const wait = await limiter.attempt(rules);
   if (wait > 0) throw new ApiError(429, `Demasiados intentos fallidos. Intenta de nuevo en ${wait} segundos.`, 'too_many_attempts', { 'retry-after': String(wait) });
-  const sale = await findSale(svc.deps.db.orm, c.routerId, c.usuario);
-  if (!sale || sale.empresaId !== c.empresaId) {
+  const { orm } = svc.deps.db;
+  const sale = await findSale(orm, c.routerId, c.usuario);
+  // Not an online sale: a counter voucher (on the router), whose proof is its printed password.
+  const counter = sale ? null : await findCounterVoucher(orm, { routerId: c.routerId, usuario: c.usuario });
+  const owned = sale ? sale.empresaId === c.empresaId : !!counter && counter.empresaId === c.empresaId && counter.enRouter;
+  if (!owned) {
     await limiter.recordFailure(rules);
     throw NOT_FOUND();
   }
-  const password = sale.passwordHotspot ? (svc.deps.secrets.general.decrypt(sale.passwordHotspot) ?? '') : '';
+  const stored = sale ? sale.passwordHotspot : counter!.passwordCifrada;
+  const password = stored ? (svc.deps.secrets.general.decrypt(stored) ?? '') : '';
   const given = c.contrasena ?? '';
   if (!timingSafeEqualText(password, given)) {
     await limiter.recordFailure(rules);
     throw new ApiError(401, 'Usuario o contraseña de la ficha incorrectos', 'credenciales_invalidas');
   }
   await limiter.recordSuccess(limitRules.voucherSuccess(rules));
-  if (await expired(svc.deps.db.orm, sale.id)) throw new ApiError(409, 'La ficha ya venció; compre una ficha nueva', 'ficha_vencida');
-  return sale;
+  if (counter) {
+    if (counter.anulada) throw VOIDED();
+    if (counter.vencida) throw EXPIRED();
+    return counterTerms(counter);
+  }
+  if (await expired(orm, sale!.id)) throw EXPIRED();
+  return sale!;
+}
+
+/** A retry delay while another top-up of the voucher is in flight (growing, up to a minute: the other one ends by its delivery deadline at the latest), else null. */
+const inFlightWait = async (ex: Executor, tx: Transaccion, attempts: number): Promise<number | null> => {
+  const [busy] = rows(await ex.execute(sql`SELECT count(*)::int AS n FROM transacciones
+    WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
+  return Number(busy?.n ?? 0) > 0 ? Math.min(60_000, 1_000 * Math.max(1, attempts)) : null;
+};
+
+/**
+ * A refunded top-up of a counter voucher, under the voucher's row lock: the router gets its terms without
+ * this top-up (its batch's plus the top-ups still paid: this one, refunded, no longer counts), and its
+ * `expira_en` loses the validity this one added, when its delivery had recorded it.
+ */
+async function revertCounterTopUp(svc: PaymentsService, tx: Transaccion, fichaId: number, confirmLease: () => Promise<void>, attempts: number): Promise<number | null> {
+  return svc.deps.db.transaction(async (t) => {
+    const v = await findCounterVoucher(t, { fichaId }, true);
+    const [self] = rows(await t.execute(sql`SELECT estado_hotspot, usuario_creado_en IS NOT NULL AS aplicada FROM transacciones WHERE id = ${tx.id}`));
+    if (self?.estado_hotspot === 'disabled') return null; // reverted already (by an earlier run)
+    const wait = await inFlightWait(t, tx, attempts);
+    if (wait !== null) return wait;
+    if (v && v.enRouter && !v.anulada) {
+      await confirmLease();
+      await svc.hotspot().setVoucherLimits(v.routerId, v.usuario, v.comment, { limitUptimeMinutes: v.limiteMinutos, limitBytesTotal: v.limiteBytes });
+    }
+    if (self?.aplicada === true && tx.recargaVigenciaMinutos !== null && tx.recargaPrevioVigenciaMinutos !== null) {
+      await t.execute(sql`UPDATE fichas_lote SET expira_en = expira_en - ${validitySpan(sql`${tx.recargaVigenciaMinutos - tx.recargaPrevioVigenciaMinutos}::int`, svc.deps.config.vigenciaMinuteSeconds)}
+        WHERE id = ${fichaId} AND expira_en IS NOT NULL`);
+    }
+    await t.execute(sql`UPDATE transacciones SET estado_hotspot = 'disabled', actualizada_en = (now() AT TIME ZONE 'utc') WHERE id = ${tx.id}`);
+    return null;
+  });
 }
 
 function timingSafeEqualText(a: string, b: string): boolean {
@@ -106,7 +234,7 @@ function timingSafeEqualText(a: string, b: string): boolean {
 }
 
 /** The targets of a top-up of `sale` with `product` (from the sale's terms now), or a refusal. */
-export function computeTargets(sale: Transaccion, product: SellableProductView): TopUpTargets {
+export function computeTargets(sale: VoucherTerms, product: SellableProductView): TopUpTargets {
   const grow = (current: number | null, add: number | null | undefined) => (current !== null && add ? current + add : null);
   const t: TopUpTargets = {
     recargaDe: sale.id,
@@ -127,11 +255,26 @@ export function computeTargets(sale: Transaccion, product: SellableProductView):
  * Inside the attempt's transaction: lock the sale, re-check it, compute the targets from its terms as they
  * are now (a delivery of an earlier top-up, which updates the sale, waits for this lock or is seen by it).
  */
-export async function lockAndTarget(ex: Executor, routerId: string, empresaId: string, usuario: string, product: SellableProductView): Promise<{ sale: Transaccion; targets: TopUpTargets }> {
+export async function lockAndTarget(
+  ex: Executor,
+  routerId: string,
+  empresaId: string,
+  usuario: string,
+  product: SellableProductView,
+): Promise<{ voucher: { usuario: string; passwordEnc: string | null; tipoUsuario: string | null; perfil: string | null }; targets: TopUpTargets }> {
   const sale = await findSale(ex, routerId, usuario, true);
-  if (!sale || sale.empresaId !== empresaId) throw NOT_FOUND();
-  if (await expired(ex, sale.id)) throw new ApiError(409, 'La ficha ya venció; compre una ficha nueva', 'ficha_vencida');
-  return { sale, targets: computeTargets(sale, product) };
+  if (sale) {
+    if (sale.empresaId !== empresaId) throw NOT_FOUND();
+    if (await expired(ex, sale.id)) throw EXPIRED();
+    const voucher = { usuario: sale.usuarioHotspot ?? usuario, passwordEnc: sale.passwordHotspot, tipoUsuario: sale.tipoUsuario, perfil: sale.perfilHotspot };
+    return { voucher, targets: computeTargets(sale, product) };
+  }
+  const counter = await findCounterVoucher(ex, { routerId, usuario }, true);
+  if (!counter || counter.empresaId !== empresaId || !counter.enRouter) throw NOT_FOUND();
+  if (counter.anulada) throw VOIDED();
+  if (counter.vencida) throw EXPIRED();
+  const voucher = { usuario: counter.usuario, passwordEnc: counter.passwordCifrada, tipoUsuario: 'usuario_contrasena', perfil: counter.perfil };
+  return { voucher, targets: computeTargets(counterTerms(counter), product) };
 }
 
 /**
@@ -147,22 +290,40 @@ export const extendSaleSql = (minuteSeconds: number) => sql`UPDATE transacciones
     actualizada_en = (now() AT TIME ZONE 'utc')
   FROM u WHERE s.id = u.recarga_de AND u.recarga_de IS NOT NULL`;
 
-/** Put a top-up on the router: SET the stored targets on the sale's user. Throws when the user is not there. */
-export async function writeTopUp(svc: PaymentsService, tx: Transaccion, sale: Transaccion): Promise<void> {
-  const { found } = await svc.hotspot().setVoucherLimits(tx.routerId, sale.usuarioHotspot ?? '', voucherComment(sale.referencia ?? String(sale.id)), {
+/**
+ * A counter voucher's `expira_en` moves by the validity its top-up `u` added, in the statement that records
+ * the delivery (its limits need no write: they follow from its delivered top-ups).
+ */
+export const extendCounterSql = (minuteSeconds: number) => sql`UPDATE fichas_lote f SET
+    expira_en = f.expira_en + ${validitySpan(sql`u.recarga_vigencia_minutos - u.recarga_previo_vigencia_minutos`, minuteSeconds)}
+  FROM u WHERE f.id = -u.recarga_de AND u.recarga_de < 0 AND f.expira_en IS NOT NULL
+    AND u.recarga_vigencia_minutos IS NOT NULL AND u.recarga_previo_vigencia_minutos IS NOT NULL`;
+
+/** Put a top-up on the router: SET the stored targets on the voucher's user. Throws when the user is not there. */
+export async function writeTopUp(svc: PaymentsService, tx: Transaccion, target: TopUpTarget): Promise<void> {
+  const { found } = await svc.hotspot().setVoucherLimits(tx.routerId, target.usuario, target.comment, {
     limitUptimeMinutes: tx.recargaMinutos,
     limitBytesTotal: tx.recargaBytes,
   });
-  if (!found) throw new Error(`la ficha ${sale.usuarioHotspot} no está en el router`);
+  if (!found) throw new Error(`la ficha ${target.usuario} no está en el router`);
 }
 
-/** Why a top-up cannot be delivered any more (then it is refunded), or null. */
-export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ sale: Transaccion | null; motivo: string | null }> {
+/** The voucher a top-up extends, as it is now, and why it cannot be delivered any more (then it is refunded), or null. */
+export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ target: TopUpTarget | null; motivo: string | null }> {
+  const gone = 'La ficha que se recargaba ya no está vigente (reembolsada, anulada o dada de baja)';
+  const late = 'La ficha venció antes de que se aplicara la recarga';
+  const fichaId = counterFichaId(tx.recargaDe);
+  if (fichaId !== null) {
+    const v = await findCounterVoucher(ex, { fichaId });
+    if (!v || !v.enRouter || v.anulada) return { target: v, motivo: gone };
+    return { target: v, motivo: v.vencida ? late : null };
+  }
   const [raw] = rows(await ex.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe}`));
   const sale = raw ? rowToTransaccion(raw) : null;
-  if (!sale || !['entregada', 'reembolso_parcial'].includes(sale.estado) || sale.estadoHotspot !== 'active') return { sale, motivo: 'La ficha que se recargaba ya no está vigente (reembolsada o dada de baja)' };
-  if (await expired(ex, sale.id)) return { sale, motivo: 'La ficha venció antes de que se aplicara la recarga' };
-  return { sale, motivo: null };
+  const target = sale ? { ...sale, routerId: sale.routerId, usuario: sale.usuarioHotspot ?? '', comment: voucherComment(sale.referencia ?? String(sale.id)) } : null;
+  if (!sale || !['entregada', 'reembolso_parcial'].includes(sale.estado) || sale.estadoHotspot !== 'active') return { target, motivo: gone };
+  if (await expired(ex, sale.id)) return { target, motivo: late };
+  return { target, motivo: null };
 }
 
 /**
@@ -172,13 +333,13 @@ export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ sa
  */
 export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirmLease: () => Promise<void>, attempts = 1): Promise<number | null> {
   const { db } = svc.deps;
+  const fichaId = counterFichaId(tx.recargaDe);
+  if (fichaId !== null) return revertCounterTopUp(svc, tx, fichaId, confirmLease, attempts);
   return db.transaction(async (t) => {
     const [saleRaw] = rows(await t.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe} FOR UPDATE`));
     const sale = saleRaw ? rowToTransaccion(saleRaw) : null;
-    const [busy] = rows(await t.execute(sql`SELECT count(*)::int AS n FROM transacciones
-      WHERE recarga_de = ${tx.recargaDe} AND id <> ${tx.id} AND estado IN ('iniciada', 'en_revision', 'cobrada', 'en_autenticacion')`));
-    // Growing waits (up to a minute): the other one ends by its delivery deadline at the latest.
-    if (Number(busy?.n ?? 0) > 0) return Math.min(60_000, 1_000 * Math.max(1, attempts));
+    const wait = await inFlightWait(t, tx, attempts);
+    if (wait !== null) return wait;
     const live = sale && ['entregada', 'reembolso_parcial'].includes(sale.estado) && sale.estadoHotspot === 'active';
     if (live) {
       // Original terms (the first top-up's previous ones) plus the deltas of the top-ups still paid.

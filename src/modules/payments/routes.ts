@@ -270,9 +270,9 @@ export default async function paymentRoutes(app: App) {
   );
 
   const topUpDescription =
-    'Recarga: más tiempo (o datos) en la MISMA ficha, sin crear otro usuario. `usuario` y `contrasena` (ninguna para una ficha PIN) prueban que la ficha es del comprador (con límite de intentos, como profile-info). ' +
+    'Recarga: más tiempo (o datos) en la MISMA ficha, sin crear otro usuario. `usuario` y `contrasena` (ninguna para una ficha PIN) prueban que la ficha es del comprador (con límite de intentos, como profile-info); también una ficha de lote (vendida en mostrador), con su contraseña impresa. ' +
     'La entrega fija en el router el límite total calculado al registrar la compra (nunca suma), y un reembolso lo revierte sin borrar el usuario. ' +
-    'Errores: 404 ficha_no_encontrada (también la ficha de otra empresa), 401 credenciales_invalidas, 409 ficha_vencida, 409 recarga_en_curso, 400 recarga_sin_efecto, 429 too_many_attempts. Cabecera opcional `Idempotency-Key`.';
+    'Errores: 404 ficha_no_encontrada (también la ficha de otra empresa), 401 credenciales_invalidas, 409 ficha_vencida, 409 ficha_anulada (ficha de lote anulada), 409 recarga_en_curso, 400 recarga_sin_efecto, 429 too_many_attempts. Cabecera opcional `Idempotency-Key`.';
   app.post(
     '/api/v1/payments/recargar-conekta',
     {

@@ -29,7 +29,7 @@ import type { PaymentsService } from './service.js';
 import { paymentMatches, settle } from './settle.js';
 import { MONEY_KEPT, OPEN, guardSql, transitionFor, type Estado } from './transitions.js';
 import { generateVoucher, voucherComment, type TipoUsuario } from './vouchers.js';
-import { extendSaleSql, revertTopUp, undeliverable, writeTopUp } from './recargas.js';
+import { counterFichaId, extendCounterSql, extendSaleSql, revertTopUp, undeliverable, writeTopUp } from './recargas.js';
 
 const txId = (job: OutboxJob) => Number(job.payload.transaccionId);
 const errorText = (e: unknown) => (e instanceof Error ? e.message : String(e)).slice(0, 500);
@@ -134,24 +134,26 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
  */
 async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
   const { db, logger } = svc.deps;
-  const { sale, motivo } = await undeliverable(db.orm, tx);
+  const { target, motivo } = await undeliverable(db.orm, tx);
   const moved =
-    sale !== null &&
-    ((tx.recargaMinutos !== null && sale.limiteMinutos !== tx.recargaPrevioMinutos && sale.limiteMinutos !== tx.recargaMinutos) ||
-      (tx.recargaBytes !== null && sale.limiteBytes !== tx.recargaPrevioBytes && sale.limiteBytes !== tx.recargaBytes) ||
-      (tx.recargaVigenciaMinutos !== null && sale.vigenciaMinutos !== tx.recargaPrevioVigenciaMinutos && sale.vigenciaMinutos !== tx.recargaVigenciaMinutos));
-  if (motivo || moved || !sale) {
+    target !== null &&
+    ((tx.recargaMinutos !== null && target.limiteMinutos !== tx.recargaPrevioMinutos && target.limiteMinutos !== tx.recargaMinutos) ||
+      (tx.recargaBytes !== null && target.limiteBytes !== tx.recargaPrevioBytes && target.limiteBytes !== tx.recargaBytes) ||
+      (tx.recargaVigenciaMinutos !== null && target.vigenciaMinutos !== tx.recargaPrevioVigenciaMinutos && target.vigenciaMinutos !== tx.recargaVigenciaMinutos));
+  if (motivo || moved || !target) {
     await giveBackTopUp(svc, tx, motivo ?? 'La ficha cambió desde que se calculó la recarga; se reembolsa');
     return JOB_DONE;
   }
   await job.lease?.confirm();
   try {
-    await writeTopUp(svc, tx, sale);
+    await writeTopUp(svc, tx, target);
     await svc.hooks.afterRouterWrite?.({ transaccionId: tx.id, referencia: tx.referencia ?? '', recarga: true });
   } catch (e) {
     return deliveryFailed(svc, tx, job, e);
   }
-  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale: extendSaleSql(svc.deps.config.vigenciaMinuteSeconds) });
+  const minuteSeconds = svc.deps.config.vigenciaMinuteSeconds;
+  const extendSale = counterFichaId(tx.recargaDe) !== null ? extendCounterSql(minuteSeconds) : extendSaleSql(minuteSeconds);
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale });
   if (!delivered) {
     // Refunded while we were writing: its revert is a durable job of its own (after our write).
     const now = await findById(db.orm, tx.id);

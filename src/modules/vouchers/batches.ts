@@ -18,7 +18,8 @@ import type { Logger } from 'pino';
 import type { Database } from '../../infra/db/index.js';
 import type { SecretBox } from '../../infra/crypto/secrets.js';
 import { ApiError, notFound } from '../../infra/errors.js';
-import { enqueue, type JobResult, type Outbox, type OutboxJob } from '../../infra/outbox.js';
+import { enqueue, enqueueSql, type JobResult, type Outbox, type OutboxJob } from '../../infra/outbox.js';
+import { JOB } from '../payments/repository.js';
 import { RouterUnreachableError, type HotspotService } from '../hotspot/service.js';
 import { isHotspotDnsName } from '../company/validation.js';
 
@@ -192,6 +193,16 @@ export class BatchService {
       const res = await tx.execute(sql`UPDATE lotes SET estado = 'anulado', anulado_en = (now() AT TIME ZONE 'utc') WHERE id = ${id} AND empresa_id = ${empresaId} AND estado = 'generado' RETURNING id`);
       if ((res as unknown as { rows: unknown[] }).rows.length === 0) return false;
       await tx.execute(sql`UPDATE fichas_lote SET estado = 'anulado' WHERE lote_id = ${id} AND estado = 'generado'`);
+      // Top-ups paid on the vouchers voided now bought time on users that go: their money goes back
+      // (a counter voucher's top-up names it as recarga_de = -fichas_lote.id, payments/recargas.ts).
+      await tx.execute(sql`${enqueueSql(
+        JOB.refund,
+        sql`jsonb_build_object('transaccionId', r.id, 'motivo', 'Se anuló la ficha de lote que esta recarga extendía')`,
+        sql`'reembolsar:' || r.id::text`,
+        {},
+        sql`FROM transacciones r JOIN fichas_lote f ON r.recarga_de = -f.id
+             WHERE f.lote_id = ${id} AND f.estado = 'anulado' AND r.estado IN ('cobrada', 'entregada', 'reembolso_parcial')`,
+      )}`);
       await enqueue(tx, VOID_JOB, { loteId: id }, { dedupeKey: `lote-anular:${id}` });
       return true;
     });

@@ -2,7 +2,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, download, unwrap } from '../../api/client';
-import { ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Select, StateBadge, fmtDate, fmtMoney } from '../../ui';
+import { DataTable, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Select, StateBadge, fmtDate, fmtMoney } from '../../ui';
 
 const FORMATS = [
   ['a4', 'A4'],
@@ -91,44 +91,67 @@ export function Batches() {
         <Loading />
       ) : (
         <>
-          <table className="table responsive" aria-label="Lotes">
-            <thead>
-              <tr>
-                <th scope="col">Lote</th>
-                <th scope="col">Plan</th>
-                <th scope="col">Creado</th>
-                <th scope="col">Estado</th>
-                <th scope="col">En el router</th>
-                <th scope="col">Vendidas</th>
-                <th scope="col">Imprimir</th>
-                <th scope="col">Anular</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.lotes.map((l) => (
-                <tr key={l.id} data-lote={l.id}>
-                  <td data-label="Lote">
+          <DataTable
+            label="Lotes"
+            rows={list.data.lotes}
+            rowKey={(l) => l.id}
+            rowProps={(l) => ({ 'data-lote': l.id })}
+            columns={[
+              {
+                label: 'Lote',
+                cell: (l) => (
+                  <>
                     {l.id} · {l.prefijo}
-                  </td>
-                  <td data-label="Plan">
+                  </>
+                ),
+              },
+              {
+                label: 'Plan',
+                cell: (l) => (
+                  <>
                     {l.plan} · {fmtMoney(l.precio)}
-                  </td>
-                  <td data-label="Creado">{fmtDate(l.creado_en)}</td>
-                  <td data-label="Estado">
+                  </>
+                ),
+              },
+              { label: 'Creado', cell: (l) => fmtDate(l.creado_en) },
+              {
+                label: 'Estado',
+                cell: (l) => (
+                  <>
                     <StateBadge value={l.estado} />
-                  </td>
-                  <td data-label="En el router">
+                  </>
+                ),
+              },
+              {
+                label: 'En el router',
+                cell: (l) => (
+                  <>
                     <progress max={l.cantidad} value={l.en_router} aria-label={`Fichas del lote ${l.id} en el router`} /> {l.en_router} de {l.cantidad}
-                  </td>
-                  <td data-label="Vendidas">
+                  </>
+                ),
+              },
+              {
+                label: 'Vendidas',
+                cell: (l) => (
+                  <>
                     {l.fichas.vendido + l.fichas.expirado} de {l.cantidad}
                     {l.fichas.expirado ? ` (${l.fichas.expirado} vencidas)` : ''}
                     {l.fichas.anulado ? ` · ${l.fichas.anulado} anuladas` : ''}
-                  </td>
-                  <td data-label="Imprimir">
+                  </>
+                ),
+              },
+              {
+                label: 'Imprimir',
+                cell: (l) => (
+                  <>
                     <PdfButtons id={l.id} />
-                  </td>
-                  <td data-label="Anular">
+                  </>
+                ),
+              },
+              {
+                label: 'Anular',
+                cell: (l) => (
+                  <>
                     {l.estado === 'anulado' ? (
                       '—'
                     ) : (
@@ -140,11 +163,11 @@ export function Batches() {
                         onConfirm={() => voidBatch.mutate(l.id)}
                       />
                     )}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+            ]}
+          />
           <Pager total={list.data.total} offset={offset} onChange={setOffset} />
         </>
       )}

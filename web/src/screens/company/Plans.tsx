@@ -1,10 +1,20 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, totalOf, unwrap } from '../../api/client';
-import { Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Select, fmtMoney } from '../../ui';
+import { DataTable, Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Select, fmtMoney } from '../../ui';
 import { useMyRouters } from './common';
 
-type Product = { id: number; router_id: string; perfil_mikrotik_nombre: string; nombre_venta: string; precio: number; activo: boolean; duracion_minutos: number | null; descripcion: string | null; destacado: boolean };
+type Product = {
+  id: number;
+  router_id: string;
+  perfil_mikrotik_nombre: string;
+  nombre_venta: string;
+  precio: number;
+  activo: boolean;
+  duracion_minutos: number | null;
+  descripcion: string | null;
+  destacado: boolean;
+};
 
 function NewPlan({ onDone }: { onDone: () => void }) {
   const routers = useMyRouters();
@@ -164,39 +174,47 @@ export function Plans() {
         <Loading />
       ) : (
         <>
-          <table className="table responsive" aria-label="Planes">
-            <thead>
-              <tr>
-                <th scope="col">Plan</th>
-                <th scope="col">Perfil</th>
-                <th scope="col">Router</th>
-                <th scope="col">Precio</th>
-                <th scope="col">Estado</th>
-                <th scope="col">Acciones</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((p) => (
-                <tr key={p.id}>
-                  <td data-label="Plan">
+          <DataTable
+            label="Planes"
+            rows={list.data.items}
+            rowKey={(p) => p.id}
+            columns={[
+              {
+                label: 'Plan',
+                cell: (p) => (
+                  <>
                     <strong>{p.nombre_venta}</strong>
                     {p.duracion_minutos ? <small className="muted"> · {p.duracion_minutos} min</small> : null}
                     {editing === p.id ? <EditPlan p={p} onDone={() => refresh('Plan actualizado')} /> : null}
-                  </td>
-                  <td data-label="Perfil">{p.perfil_mikrotik_nombre}</td>
-                  <td data-label="Router">{routerName(p.router_id)}</td>
-                  <td data-label="Precio">{fmtMoney(p.precio)}</td>
-                  <td data-label="Estado">{p.activo ? 'Activo' : 'Inactivo'}</td>
-                  <td data-label="Acciones" className="actions">
+                  </>
+                ),
+              },
+              { label: 'Perfil', cell: (p) => p.perfil_mikrotik_nombre },
+              { label: 'Router', cell: (p) => routerName(p.router_id) },
+              { label: 'Precio', cell: (p) => fmtMoney(p.precio) },
+              { label: 'Estado', cell: (p) => (p.activo ? 'Activo' : 'Inactivo') },
+              {
+                label: 'Acciones',
+                className: 'actions',
+                cell: (p) => (
+                  <>
                     <button type="button" onClick={() => setEditing(editing === p.id ? null : p.id)} aria-expanded={editing === p.id}>
                       {editing === p.id ? 'Cerrar' : 'Editar'}
                     </button>
-                    {p.activo ? <ConfirmButton label="Desactivar" question={`¿Desactivar el plan «${p.nombre_venta}»? Deja de venderse en el portal.`} confirmLabel="Desactivar" danger onConfirm={() => deactivate.mutate(p.id)} /> : null}
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                    {p.activo ? (
+                      <ConfirmButton
+                        label="Desactivar"
+                        question={`¿Desactivar el plan «${p.nombre_venta}»? Deja de venderse en el portal.`}
+                        confirmLabel="Desactivar"
+                        danger
+                        onConfirm={() => deactivate.mutate(p.id)}
+                      />
+                    ) : null}
+                  </>
+                ),
+              },
+            ]}
+          />
           <Pager total={list.data.total} offset={offset} onChange={setOffset} />
         </>
       )}

@@ -1,7 +1,7 @@
 import { useState } from 'react';
 import { useMutation, useQuery } from '@tanstack/react-query';
 import { api, unwrap } from '../../api/client';
-import { ConfirmButton, ErrorNote, Loading, Notice, PAGE, Page, Pager, Select } from '../../ui';
+import { DataTable, ConfirmButton, ErrorNote, Loading, Notice, PAGE, Page, Pager, Select } from '../../ui';
 import { useMyRouters } from './common';
 
 export function Sessions() {
@@ -47,32 +47,32 @@ export function Sessions() {
       {sessions.isLoading ? <Loading what="Consultando el router…" /> : null}
       {sessions.data ? (
         <>
-          <table className="table responsive" aria-label="Sesiones activas">
-            <thead>
-              <tr>
-                <th scope="col">Ficha</th>
-                <th scope="col">Dirección</th>
-                <th scope="col">MAC</th>
-                <th scope="col">Tiempo</th>
-                <th scope="col">Restante</th>
-                <th scope="col">Acción</th>
-              </tr>
-            </thead>
-            <tbody>
-              {rows.slice(offset, offset + PAGE).map((s) => (
-                <tr key={s.id}>
-                  <td data-label="Ficha">{s.usuario ?? '—'}</td>
-                  <td data-label="Dirección">{s.direccion ?? '—'}</td>
-                  <td data-label="MAC">{s.mac ?? '—'}</td>
-                  <td data-label="Tiempo">{s.tiempo_activo ?? '—'}</td>
-                  <td data-label="Restante">{s.tiempo_restante ?? '—'}</td>
-                  <td data-label="Acción">
-                    <ConfirmButton label="Desconectar" danger question={`¿Desconectar a ${s.usuario ?? 'este dispositivo'} (${s.direccion ?? ''})? Podrá volver a entrar con su ficha.`} confirmLabel="Desconectar" onConfirm={() => disconnect.mutate(s.id)} />
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+          <DataTable
+            label="Sesiones activas"
+            rows={rows.slice(offset, offset + PAGE)}
+            rowKey={(s) => s.id}
+            columns={[
+              { label: 'Ficha', cell: (s) => s.usuario ?? '—' },
+              { label: 'Dirección', cell: (s) => s.direccion ?? '—' },
+              { label: 'MAC', cell: (s) => s.mac ?? '—' },
+              { label: 'Tiempo', cell: (s) => s.tiempo_activo ?? '—' },
+              { label: 'Restante', cell: (s) => s.tiempo_restante ?? '—' },
+              {
+                label: 'Acción',
+                cell: (s) => (
+                  <>
+                    <ConfirmButton
+                      label="Desconectar"
+                      danger
+                      question={`¿Desconectar a ${s.usuario ?? 'este dispositivo'} (${s.direccion ?? ''})? Podrá volver a entrar con su ficha.`}
+                      confirmLabel="Desconectar"
+                      onConfirm={() => disconnect.mutate(s.id)}
+                    />
+                  </>
+                ),
+              },
+            ]}
+          />
           {rows.length === 0 ? <p className="muted">No hay dispositivos conectados.</p> : null}
           <Pager total={rows.length} offset={offset} onChange={setOffset} />
         </>

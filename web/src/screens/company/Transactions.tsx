@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, download, unwrap } from '../../api/client';
-import { ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Progress, Select, StateBadge, displayZone, fmtDate, fmtMoney, zoneLabel } from '../../ui';
+import { DataTable, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, Progress, Select, StateBadge, displayZone, fmtDate, fmtMoney, zoneLabel } from '../../ui';
 import { useMyRouters } from './common';
 
 type Filters = { desde?: string; hasta?: string; estado?: string; router_id?: string; pasarela?: 'conekta' | 'mercado_pago'; q?: string };
@@ -88,36 +88,35 @@ export function Transactions() {
       ) : (
         <>
           <p className="muted">Horas en {zoneLabel(displayZone())}.</p>
-          <table className="table responsive" aria-label="Transacciones">
-            <thead>
-              <tr>
-                <th scope="col">Fecha</th>
-                <th scope="col">Cliente</th>
-                <th scope="col">Monto</th>
-                <th scope="col">Estado</th>
-                <th scope="col">Ficha</th>
-                <th scope="col">Detalle</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.transacciones.map((t) => (
-                <tr key={t.id}>
-                  <td data-label="Fecha">{fmtDate(t.creada_en)}</td>
-                  <td data-label="Cliente">{t.cliente_nombre ?? t.cliente_email ?? '—'}</td>
-                  <td data-label="Monto">{fmtMoney(t.monto)}</td>
-                  <td data-label="Estado">
+          <DataTable
+            label="Transacciones"
+            rows={list.data.transacciones}
+            rowKey={(t) => t.id}
+            columns={[
+              { label: 'Fecha', cell: (t) => fmtDate(t.creada_en) },
+              { label: 'Cliente', cell: (t) => t.cliente_nombre ?? t.cliente_email ?? '—' },
+              { label: 'Monto', cell: (t) => fmtMoney(t.monto) },
+              {
+                label: 'Estado',
+                cell: (t) => (
+                  <>
                     <StateBadge value={t.estado ?? t.estado_pago} />
-                  </td>
-                  <td data-label="Ficha">{t.usuario_hotspot ?? '—'}</td>
-                  <td data-label="Detalle">
+                  </>
+                ),
+              },
+              { label: 'Ficha', cell: (t) => t.usuario_hotspot ?? '—' },
+              {
+                label: 'Detalle',
+                cell: (t) => (
+                  <>
                     <a href={`#/transacciones/${t.id}`} aria-label={`Ver transacción ${t.id}`}>
                       Ver
                     </a>
-                  </td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+            ]}
+          />
           {list.data.transacciones.length === 0 ? <p className="muted">No hay transacciones con estos filtros.</p> : null}
           <Pager total={list.data.total} offset={offset} onChange={setOffset} />
         </>
@@ -151,7 +150,9 @@ export function TransactionView({ id }: { id: number }) {
     <Page title={`Transacción ${id}`} actions={<a href="#/transacciones">‹ Volver a transacciones</a>}>
       <ErrorNote error={detail.error} />
       {!t ? (
-        detail.isLoading ? <Loading /> : null
+        detail.isLoading ? (
+          <Loading />
+        ) : null
       ) : (
         <>
           <dl className="card facts">

@@ -1,7 +1,7 @@
 import { useState, type FormEvent } from 'react';
 import { useQuery } from '@tanstack/react-query';
 import { api, totalOf, unwrap } from '../../api/client';
-import { ErrorNote, Field, Loading, PAGE, Page, Pager, fmtDate } from '../../ui';
+import { DataTable, ErrorNote, Field, Loading, PAGE, Page, Pager, fmtDate } from '../../ui';
 
 export function Audit() {
   const [filters, setFilters] = useState<{ empresa_id?: string; accion?: string }>({});
@@ -36,30 +36,25 @@ export function Audit() {
         <Loading />
       ) : (
         <>
-          <table className="table responsive" aria-label="Registro de auditoría">
-            <thead>
-              <tr>
-                <th scope="col">Fecha</th>
-                <th scope="col">Quién</th>
-                <th scope="col">Acción</th>
-                <th scope="col">Recurso</th>
-                <th scope="col">Empresa</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((a) => (
-                <tr key={a.id}>
-                  <td data-label="Fecha">{fmtDate(a.creado_en)}</td>
-                  <td data-label="Quién">{a.usuario_email ?? '—'}</td>
-                  <td data-label="Acción">
+          <DataTable
+            label="Registro de auditoría"
+            rows={list.data.items}
+            rowKey={(a) => a.id}
+            columns={[
+              { label: 'Fecha', cell: (a) => fmtDate(a.creado_en) },
+              { label: 'Quién', cell: (a) => a.usuario_email ?? '—' },
+              {
+                label: 'Acción',
+                cell: (a) => (
+                  <>
                     <code>{a.accion}</code>
-                  </td>
-                  <td data-label="Recurso">{[a.recurso, a.recurso_id].filter(Boolean).join(' ') || '—'}</td>
-                  <td data-label="Empresa">{a.empresa_id ?? '—'}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+              { label: 'Recurso', cell: (a) => [a.recurso, a.recurso_id].filter(Boolean).join(' ') || '—' },
+              { label: 'Empresa', cell: (a) => a.empresa_id ?? '—' },
+            ]}
+          />
           <Pager total={list.data.total} offset={offset} onChange={setOffset} />
         </>
       )}

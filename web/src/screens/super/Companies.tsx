@@ -2,7 +2,7 @@ import { useState, type FormEvent } from 'react';
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { api, totalOf, unwrap } from '../../api/client';
 import { navigate } from '../../router';
-import { Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, fmtDate } from '../../ui';
+import { DataTable, Check, ConfirmButton, ErrorNote, Field, Loading, Notice, PAGE, Page, Pager, fmtDate } from '../../ui';
 import { KitButton } from '../company/Routers';
 import { NewUser } from './Users';
 
@@ -49,28 +49,24 @@ export function Companies() {
         <Loading />
       ) : (
         <>
-          <table className="table responsive" aria-label="Empresas">
-            <thead>
-              <tr>
-                <th scope="col">Empresa</th>
-                <th scope="col">Contacto</th>
-                <th scope="col">Estado</th>
-                <th scope="col">Alta</th>
-              </tr>
-            </thead>
-            <tbody>
-              {list.data.items.map((c) => (
-                <tr key={c.id}>
-                  <td data-label="Empresa">
+          <DataTable
+            label="Empresas"
+            rows={list.data.items}
+            rowKey={(c) => c.id}
+            columns={[
+              {
+                label: 'Empresa',
+                cell: (c) => (
+                  <>
                     <a href={`#/super/empresas/${encodeURIComponent(c.id)}`}>{c.nombre}</a>
-                  </td>
-                  <td data-label="Contacto">{c.contacto_email ?? '—'}</td>
-                  <td data-label="Estado">{c.activa ? 'Activa' : 'Inactiva'}</td>
-                  <td data-label="Alta">{fmtDate(c.creada_en)}</td>
-                </tr>
-              ))}
-            </tbody>
-          </table>
+                  </>
+                ),
+              },
+              { label: 'Contacto', cell: (c) => c.contacto_email ?? '—' },
+              { label: 'Estado', cell: (c) => (c.activa ? 'Activa' : 'Inactiva') },
+              { label: 'Alta', cell: (c) => fmtDate(c.creada_en) },
+            ]}
+          />
           <Pager total={list.data.total} offset={offset} onChange={setOffset} />
         </>
       )}
@@ -222,7 +218,13 @@ function CompanyRouters({ empresaId }: { empresaId: string }) {
                   <button type="button" onClick={() => toggle.mutate(r.id)}>
                     {r.activo ? 'Desactivar' : 'Activar'}
                   </button>
-                  <ConfirmButton label="Regenerar API key" question={`¿Regenerar la API key de ${r.nombre}? La actual deja de funcionar al instante.`} confirmLabel="Regenerar" danger onConfirm={() => regen.mutate(r.id)} />
+                  <ConfirmButton
+                    label="Regenerar API key"
+                    question={`¿Regenerar la API key de ${r.nombre}? La actual deja de funcionar al instante.`}
+                    confirmLabel="Regenerar"
+                    danger
+                    onConfirm={() => regen.mutate(r.id)}
+                  />
                 </div>
                 <RouterKeys empresaId={empresaId} routerId={r.id} nombre={r.nombre} />
                 <RouterTools empresaId={empresaId} r={r} onSaved={refresh} />
@@ -307,7 +309,9 @@ export function CompanyView({ id }: { id: string }) {
     <Page title={e ? e.nombre : 'Empresa'} actions={<a href="#/super/empresas">‹ Empresas</a>}>
       <ErrorNote error={c.error} />
       {!e ? (
-        c.isLoading ? <Loading /> : null
+        c.isLoading ? (
+          <Loading />
+        ) : null
       ) : (
         <>
           <form className="card" onSubmit={(ev) => void save(ev)} aria-labelledby="h-datos" key={e.id + String(e.activa)}>
