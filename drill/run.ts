@@ -40,7 +40,9 @@ async function hostile(): Promise<{ ok: boolean; text: string }> {
       breakerOff,
       log: (line) => process.stderr.write(`[drill] ${line}\n`),
     });
-    ok &&= r.ok;
+    // Production runs with the breaker: only that run must meet the p99 target. The run without it is the worst
+    // case, measured and printed; it must still shed the load (no failed sample, the other company served).
+    ok &&= breakerOff ? r.health.failures === 0 && r.goodRouter.ok === r.goodRouter.requests : r.ok;
     text += renderHostileRouter(r) + '\n';
   }
   return { ok, text };
