@@ -76,4 +76,50 @@ describe('top-up across a crash mid-delivery (child process)', () => {
     assert.deepEqual(report.violations, []);
     await second.stop();
   });
+  it('a counter (batch) voucher too: SIGKILL mid-delivery → after restart the same batch user has 2 h, one charge', async () => {
+    const first = await spawnService({ ...env(), PAYMENTS_TEST_KILL_MID_TOPUP: '1' });
+    children.push(first);
+    const made = await fetch(`${first.url}/api/v1/admin/lotes`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.adminToken}` },
+      body: JSON.stringify({ producto_id: shop.productId, cantidad: 1, prefijo: 'KX-' }),
+    });
+    const lote = (await made.json()) as { id: number };
+    assert.equal(made.status, 201, JSON.stringify(lote));
+    const [v] = await waitFor('la ficha del lote en el router', async () => {
+      const vs = await t.ctx.batches.vouchers(shop.empresaId, lote.id);
+      return vs.length === 1 && routerUsers(shop.sim, vs[0].usuario).length === 1 ? vs : null;
+    }, 30_000);
+    assert.equal(routerUsers(shop.sim, v.usuario)[0]['limit-uptime'], '1h');
+    const usersBefore = shop.sim.state.users.rows.length;
+
+    const answer = await fetch(`${first.url}/api/v1/payments/recargar-conekta`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.apiKey}` },
+      body: JSON.stringify({ ...conektaBody(shop.productId), usuario: v.usuario, contrasena: v.password }),
+    }).then(
+      () => 'answered',
+      () => 'connection lost',
+    );
+    assert.equal(answer, 'connection lost');
+    assert.equal((await first.exited).signal, 'SIGKILL');
+    const [row] = await t.ctx.db.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE recarga_de IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    assert.equal(row.estado, 'cobrada', 'charged, delivery not recorded');
+    assert.equal(routerUsers(shop.sim, v.usuario)[0]['limit-uptime'], '2h', 'the router was extended before the crash');
+
+    const second = await spawnService(env());
+    children.push(second);
+    await waitFor('recarga de la ficha de lote entregada tras reiniciar', async () => ((await txByRef(t.ctx, row.referencia)).estado === 'entregada' ? true : null), 40_000);
+    const users = routerUsers(shop.sim, v.usuario);
+    assert.equal(users.length, 1);
+    assert.equal(users[0]['limit-uptime'], '2h', 'extended once: SET, not add');
+    assert.equal(users[0].comment, `pagos-hotspot lote=${lote.id}`, 'still the batch’s user');
+    assert.equal(shop.sim.state.users.rows.length, usersBefore, 'no user created');
+    const orders = f.conekta.ordersFor(row.referencia);
+    assert.equal(orders.length, 1, 'charged once');
+    assert.equal(orders[0].payment_status, 'paid');
+    const report = await checkMoneyInvariant({ query: t.ctx.db.query, conekta: f.conekta, routers: [shop.sim] });
+    assert.deepEqual(report.violations, []);
+    await second.stop();
+  });
 });
