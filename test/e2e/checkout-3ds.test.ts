@@ -10,7 +10,7 @@ import assert from 'node:assert/strict';
 import type { Page } from 'playwright-core';
 import { SANDBOX_CARDS } from '../../sandbox/tokenizers.js';
 import { browserUnavailable, startPortalWorld, type PortalWorld } from './harness.js';
-import { createCheckoutSession } from './checkout-helpers.js';
+import { createCheckoutSession, payOnCheckout } from './checkout-helpers.js';
 import { waitFor } from '../payments/helpers.js';
 
 const skip = browserUnavailable();
@@ -53,13 +53,7 @@ for (const gateway of ['conekta', 'mercado_pago'] as const) {
         });
         try {
           await page.goto(url);
-          const card = page.frameLocator('#card-fields iframe');
-          await card.locator('#number').waitFor({ state: 'visible' });
-          await card.locator('#number').fill(SANDBOX_CARDS.threeDsChallenge);
-          await card.locator('#exp').fill('12/30');
-          await card.locator('#cvc').fill('123');
-          await card.locator('#name').fill('Ana López');
-          await card.locator('#pay').click();
+          await payOnCheckout(page, new URL(url).origin, { number: SANDBOX_CARDS.threeDsChallenge, name: 'Ana López' });
 
           // The bank's challenge, on the sandbox gateway's origin.
           const bank = await challenge(page, w, gateway);

@@ -17,6 +17,21 @@ describe('top-up across a crash mid-delivery (child process)', () => {
   let shop: Shop;
   const children: Child[] = [];
   const env = () => ({ ...paymentEnv(f), DATABASE_URL: t.database.url });
+  const post = (base: string, path: string, body: unknown) =>
+    fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.apiKey}` }, body: JSON.stringify(body) });
+  /** A top-up of `usuario` on a child that kills itself after the router was extended, before that was recorded: its row. */
+  const topUpCutMidDelivery = async (first: Child, usuario: string, contrasena: string | null) => {
+    const answer = await post(first.url, '/api/v1/payments/recargar-conekta', { ...conektaBody(shop.productId), usuario, contrasena }).then(
+      () => 'answered',
+      () => 'connection lost',
+    );
+    assert.equal(answer, 'connection lost');
+    assert.equal((await first.exited).signal, 'SIGKILL');
+    const [row] = await t.ctx.db.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE recarga_de IS NOT NULL ORDER BY id DESC LIMIT 1`);
+    assert.equal(row.estado, 'cobrada', 'charged, delivery not recorded');
+    assert.equal(routerUsers(shop.sim, usuario)[0]['limit-uptime'], '2h', 'the router was extended before the crash');
+    return row;
+  };
 
   before(async () => {
     f = await startFakes();
@@ -33,24 +48,13 @@ describe('top-up across a crash mid-delivery (child process)', () => {
   it('SIGKILL after the router was extended, before it was recorded → after restart: same user, 2 h, one charge', async () => {
     const first = await spawnService({ ...env(), PAYMENTS_TEST_KILL_MID_TOPUP: '1' });
     children.push(first);
-    const post = (base: string, path: string, body: unknown) =>
-      fetch(`${base}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.apiKey}` }, body: JSON.stringify(body) });
     const sale = (await (await post(first.url, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId))).json()) as any;
     assert.equal(sale.estado, 'entregada');
     const name = sale.usuario_hotspot.usuario as string;
     assert.equal(routerUsers(shop.sim, name)[0]['limit-uptime'], '1h');
     const usersBefore = shop.sim.state.users.rows.length;
 
-    const answer = await post(first.url, '/api/v1/payments/recargar-conekta', { ...conektaBody(shop.productId), usuario: name, contrasena: sale.usuario_hotspot.contrasena }).then(
-      () => 'answered',
-      () => 'connection lost',
-    );
-    assert.equal(answer, 'connection lost');
-    assert.equal((await first.exited).signal, 'SIGKILL');
-
-    const [row] = await t.ctx.db.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE recarga_de IS NOT NULL ORDER BY id DESC LIMIT 1`);
-    assert.equal(row.estado, 'cobrada', 'charged, delivery not recorded');
-    assert.equal(routerUsers(shop.sim, name)[0]['limit-uptime'], '2h', 'the router was extended before the crash');
+    const row = await topUpCutMidDelivery(first, name, sale.usuario_hotspot.contrasena);
 
     const second = await spawnService(env());
     children.push(second);
@@ -93,19 +97,7 @@ describe('top-up across a crash mid-delivery (child process)', () => {
     assert.equal(routerUsers(shop.sim, v.usuario)[0]['limit-uptime'], '1h');
     const usersBefore = shop.sim.state.users.rows.length;
 
-    const answer = await fetch(`${first.url}/api/v1/payments/recargar-conekta`, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', authorization: `Bearer ${shop.apiKey}` },
-      body: JSON.stringify({ ...conektaBody(shop.productId), usuario: v.usuario, contrasena: v.password }),
-    }).then(
-      () => 'answered',
-      () => 'connection lost',
-    );
-    assert.equal(answer, 'connection lost');
-    assert.equal((await first.exited).signal, 'SIGKILL');
-    const [row] = await t.ctx.db.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE recarga_de IS NOT NULL ORDER BY id DESC LIMIT 1`);
-    assert.equal(row.estado, 'cobrada', 'charged, delivery not recorded');
-    assert.equal(routerUsers(shop.sim, v.usuario)[0]['limit-uptime'], '2h', 'the router was extended before the crash');
+    const row = await topUpCutMidDelivery(first, v.usuario, v.password);
 
     const second = await spawnService(env());
     children.push(second);
