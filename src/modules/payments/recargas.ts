@@ -86,12 +86,22 @@ export interface CounterVoucher extends TopUpTarget {
 }
 
 const rows = (result: unknown) => (result as { rows?: Record<string, unknown>[] }).rows ?? [];
+const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
+
+/**
+ * A purchase whose money was kept and whose user is on the router: a sale a top-up may extend, or a top-up
+ * whose extension counts. As SQL on the row alias `t`, and on a loaded row.
+ */
+const keptSql = (t: string) => sql.raw(`${t}.estado IN ('entregada', 'reembolso_parcial') AND ${t}.estado_hotspot = 'active'`);
+/** Validity over: swept, or past `expira_en` by the database clock (row alias `t`). */
+const expiredSql = (t: string) => sql.raw(`(${t}.expirada_en IS NOT NULL OR coalesce(${t}.expira_en <= (now() AT TIME ZONE 'utc'), false))`);
+const isKept = (row: Pick<Transaccion, 'estado' | 'estadoHotspot'>) => ['entregada', 'reembolso_parcial'].includes(row.estado) && row.estadoHotspot === 'active';
 
 /** The sale a top-up of `usuario` on this router would extend: its own row (not a top-up), money kept, delivered. */
 export async function findSale(ex: Executor, routerId: string, usuario: string, lock = false): Promise<Transaccion | null> {
-  const result = await ex.execute(sql`SELECT * FROM transacciones
+  const result = await ex.execute(sql`SELECT * FROM transacciones s
     WHERE router_id = ${routerId} AND usuario_hotspot = ${usuario} AND recarga_de IS NULL AND referencia IS NOT NULL
-      AND estado IN ('entregada', 'reembolso_parcial') AND estado_hotspot = 'active'
+      AND ${keptSql('s')}
     ORDER BY id DESC LIMIT 1 ${lock ? sql`FOR UPDATE` : sql``}`);
   const [raw] = rows(result);
   return raw ? rowToTransaccion(raw) : null;
@@ -106,7 +116,7 @@ export async function findCounterVoucher(ex: Executor, by: { routerId: string; u
   if (lock) await ex.execute(sql`SELECT f.id FROM fichas_lote f WHERE ${where} FOR UPDATE`);
   const [r] = rows(await ex.execute(sql`SELECT f.id, f.lote_id, l.empresa_id, f.router_id, f.usuario, f.password_cifrada, l.perfil, f.en_router,
         (f.estado = 'anulado' OR l.estado = 'anulado') AS anulada,
-        (f.estado = 'expirado' OR f.expirada_en IS NOT NULL OR coalesce(f.expira_en <= (now() AT TIME ZONE 'utc'), false)) AS vencida,
+        (f.estado = 'expirado' OR ${expiredSql('f')}) AS vencida,
         f.expira_en IS NOT NULL AS con_expira,
         l.limite_minutos + coalesce(p.minutos, 0) AS limite_minutos,
         l.limite_bytes + coalesce(p.bytes, 0) AS limite_bytes,
@@ -114,10 +124,9 @@ export async function findCounterVoucher(ex: Executor, by: { routerId: string; u
       FROM fichas_lote f JOIN lotes l ON l.id = f.lote_id
       LEFT JOIN LATERAL (SELECT sum(t.recarga_minutos - t.recarga_previo_minutos) AS minutos, sum(t.recarga_bytes - t.recarga_previo_bytes) AS bytes,
                                 sum(t.recarga_vigencia_minutos - t.recarga_previo_vigencia_minutos) AS vigencia
-                           FROM transacciones t WHERE t.recarga_de = -f.id AND t.estado IN ('entregada', 'reembolso_parcial') AND t.estado_hotspot = 'active') p ON true
+                           FROM transacciones t WHERE t.recarga_de = -f.id AND ${keptSql('t')}) p ON true
       WHERE ${where}`));
   if (!r) return null;
-  const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
   const fichaId = Number(r.id);
   return {
     id: counterRef(fichaId),
@@ -149,7 +158,7 @@ const NOT_FOUND = () => new ApiError(404, 'Ficha no encontrada en este hotspot',
 
 /** Is the sale's validity over (swept, or past `expira_en`)? By the database clock. */
 async function expired(ex: Executor, saleId: number): Promise<boolean> {
-  const [r] = rows(await ex.execute(sql`SELECT (expirada_en IS NOT NULL OR coalesce(expira_en <= (now() AT TIME ZONE 'utc'), false)) AS vencida FROM transacciones WHERE id = ${saleId}`));
+  const [r] = rows(await ex.execute(sql`SELECT ${expiredSql('s')} AS vencida FROM transacciones s WHERE s.id = ${saleId}`));
   return r?.vencida === true;
 }
 
@@ -321,7 +330,7 @@ export async function undeliverable(ex: Executor, tx: Transaccion): Promise<{ ta
   const [raw] = rows(await ex.execute(sql`SELECT * FROM transacciones WHERE id = ${tx.recargaDe}`));
   const sale = raw ? rowToTransaccion(raw) : null;
   const target = sale ? { ...sale, routerId: sale.routerId, usuario: sale.usuarioHotspot ?? '', comment: voucherComment(sale.referencia ?? String(sale.id)) } : null;
-  if (!sale || !['entregada', 'reembolso_parcial'].includes(sale.estado) || sale.estadoHotspot !== 'active') return { target, motivo: gone };
+  if (!sale || !isKept(sale)) return { target, motivo: gone };
   if (await expired(ex, sale.id)) return { target, motivo: late };
   return { target, motivo: null };
 }
@@ -340,16 +349,14 @@ export async function revertTopUp(svc: PaymentsService, tx: Transaccion, confirm
     const sale = saleRaw ? rowToTransaccion(saleRaw) : null;
     const wait = await inFlightWait(t, tx, attempts);
     if (wait !== null) return wait;
-    const live = sale && ['entregada', 'reembolso_parcial'].includes(sale.estado) && sale.estadoHotspot === 'active';
-    if (live) {
+    if (sale && isKept(sale)) {
       // Original terms (the first top-up's previous ones) plus the deltas of the top-ups still paid.
       const [e] = rows(await t.execute(sql`WITH all_t AS (SELECT * FROM transacciones WHERE recarga_de = ${tx.recargaDe}),
           first AS (SELECT * FROM all_t ORDER BY id LIMIT 1),
-          paid AS (SELECT * FROM all_t WHERE id <> ${tx.id} AND estado IN ('entregada', 'reembolso_parcial') AND estado_hotspot = 'active')
+          paid AS (SELECT * FROM all_t p WHERE p.id <> ${tx.id} AND ${keptSql('p')})
         SELECT (SELECT recarga_previo_minutos FROM first) + coalesce((SELECT sum(recarga_minutos - recarga_previo_minutos) FROM paid), 0) AS minutos,
                (SELECT recarga_previo_bytes FROM first) + coalesce((SELECT sum(recarga_bytes - recarga_previo_bytes) FROM paid), 0) AS bytes,
                (SELECT recarga_previo_vigencia_minutos FROM first) + coalesce((SELECT sum(recarga_vigencia_minutos - recarga_previo_vigencia_minutos) FROM paid), 0) AS vigencia`));
-      const num = (v: unknown) => (v === null || v === undefined ? null : Number(v));
       const minutos = num(e?.minutos);
       const bytes = num(e?.bytes);
       const vigencia = num(e?.vigencia);
