@@ -30,9 +30,15 @@ export const EXTERNAL = [
 rmSync(OUT, { recursive: true, force: true });
 mkdirSync(OUT, { recursive: true });
 const result = await build({
-  entryPoints: [join(ROOT, 'src/server.ts')],
-  outfile: join(OUT, 'server.js'),
+  entryPoints: { server: join(ROOT, 'src/server.ts') },
+  outdir: OUT,
   bundle: true,
+  // Code behind a dynamic import() (PGlite's driver, Redis, mail, PDF) goes into chunks beside server.js, read
+  // and parsed only when first used: unsplit, all of it was source the process parsed and kept at start, and
+  // an external package that a lazily used module imports (PGlite, under drizzle-orm/pglite) was loaded at
+  // start even on PostgreSQL. Chunks sit in dist/ itself, so import.meta.url is dist/ in every one of them.
+  splitting: true,
+  chunkNames: '[name]-[hash]',
   platform: 'node',
   format: 'esm',
   target: 'node20.19',

@@ -11,7 +11,7 @@ export const ROOT = join(dirname(fileURLToPath(import.meta.url)), '..', '..');
 
 export interface Metafile {
   inputs: Record<string, { bytes: number }>;
-  outputs: Record<string, { bytes: number }>;
+  outputs: Record<string, { bytes: number; inputs?: Record<string, unknown>; imports?: Array<{ path: string; kind: string; external?: boolean }> }>;
 }
 
 /** `npm run build` (service only) into <dir>/dist; returns esbuild's metafile. */

@@ -8,7 +8,6 @@ import { basename, dirname, join, resolve } from 'node:path';
 import { mkdirSync } from 'node:fs';
 import pg from 'pg';
 import { drizzle as drizzlePg } from 'drizzle-orm/node-postgres';
-import { drizzle as drizzlePglite } from 'drizzle-orm/pglite';
 import type { PgDatabase, PgQueryResultHKT, PgTransaction } from 'drizzle-orm/pg-core';
 import type { ExtractTablesWithRelations } from 'drizzle-orm';
 import type { Logger } from 'pino';
@@ -138,7 +137,9 @@ async function openPostgres(url: string, poolSize: number, logger?: Logger): Pro
 }
 
 async function openPglite(location: string): Promise<Database> {
-  const { PGlite } = await import('@electric-sql/pglite');
+  // Both loaded here, not at the top: drizzle-orm/pglite imports PGlite (its wasm and data files), which a
+  // PostgreSQL instance never needs.
+  const [{ PGlite }, { drizzle: drizzlePglite }] = await Promise.all([import('@electric-sql/pglite'), import('drizzle-orm/pglite')]);
   let client;
   if (location === 'memory') {
     client = new PGlite({ parsers: PGLITE_PARSERS });
