@@ -1,6 +1,7 @@
 #!/usr/bin/env node
-// `npm run build`: the service compiled to dist/server.js (one ESM bundle for Node, with a source map and
-// esbuild's metafile), its runtime files beside it, then the panel when the project has one.
+// `npm run build`: the service compiled to dist/server.js (an ESM bundle for Node, plus the chunks it loads on
+// first use, with source maps and esbuild's metafile), its runtime files beside it, then the panel when the
+// project has one.
 // Packages that read files next to their own code (native addons, wasm, static assets, fonts) or start
 // worker threads stay external and are loaded from node_modules at run time.
 import { build } from 'esbuild';
@@ -75,4 +76,5 @@ if (PANEL && pkg.scripts?.['build:panel'] && existsSync(join(ROOT, 'web'))) {
   if (r.status !== 0) process.exit(r.status ?? 1);
 }
 const kb = Object.values(result.metafile.outputs).reduce((n, o) => n + o.bytes, 0) / 1024;
-process.stdout.write(`${relative(ROOT, join(OUT, 'server.js'))}: ${Object.keys(result.metafile.inputs).length} módulos, ${Math.round(kb)} KB (con el source map)\n`);
+const chunks = Object.keys(result.metafile.outputs).filter((o) => o.endsWith('.js') && !o.endsWith('/server.js')).length;
+process.stdout.write(`${relative(ROOT, join(OUT, 'server.js'))} y ${chunks} chunks: ${Object.keys(result.metafile.inputs).length} módulos, ${Math.round(kb)} KB (con los source maps)\n`);
