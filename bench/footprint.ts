@@ -1,5 +1,5 @@
 /**
- * `tsx bench/footprint.ts`: the idle memory of a production instance, repeatably and in a few seconds
+ * `npm run bench:footprint`: the idle memory of a production instance, repeatably and in a few seconds
  * (`npm run bench` measures it once, among everything else). The production build on a throwaway database,
  * started as `npm start` starts it (its flags and environment, BENCH_START_FLAGS / BENCH_START_ENV override
  * them as in the bench), migrated by a first start; then `--starts` (default 3) starts on the up-to-date
