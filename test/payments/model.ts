@@ -321,10 +321,18 @@ async function checkInvariant(rig: ModelRig, sc: Scenario, ref: string, sale: { 
   if (problems.length > 0) throw new Error(`Invariante del dinero: VIOLADO — ${problems.join('; ')} (referencia ${ref}, escenario ${JSON.stringify(sc)})`);
 }
 
+/** One run that takes longer than this is stuck (a lock or a promise never settled), not slow: fail with its scenario. */
+const RUN_TIMEOUT_MS = 30_000;
+
 /** Run the model `numRuns` times; the seed is printed on failure (and replays with `seed`). */
-export async function runModel(rigs: ModelRig | ModelRig[], opts: { numRuns: number; seed?: number; log?: (line: string) => void }): Promise<{ seed: number; runs: number }> {
+export async function runModel(
+  rigs: ModelRig | ModelRig[],
+  opts: { numRuns: number; seed?: number; log?: (line: string) => void; timeLimitMs?: number },
+): Promise<{ seed: number; runs: number; slowestMs: number; slowest: Scenario | null; interrupted: boolean }> {
   const seed = opts.seed ?? (Date.now() ^ (process.pid << 8)) >>> 0;
   let runs = 0;
+  let slowestMs = 0;
+  let slowest: Scenario | null = null;
   // Several shops (router keys) in turn: the purchase endpoint's own rate limit is per router key.
   const all = Array.isArray(rigs) ? rigs : [rigs];
   const rig = all[0];
@@ -335,12 +343,26 @@ export async function runModel(rigs: ModelRig | ModelRig[], opts: { numRuns: num
       fc.asyncProperty(scenarioArb, async (sc) => {
         runs++;
         if (opts.log && runs % 500 === 0) opts.log(`modelo: ${runs} corridas`);
+        const t0 = performance.now();
         await runScenario(all[runs % all.length], sc);
+        const ms = performance.now() - t0;
+        if (ms > slowestMs) [slowestMs, slowest] = [Math.round(ms), sc];
+        if (ms > 5000) opts.log?.(`modelo: corrida ${runs} tardó ${Math.round(ms)} ms: ${JSON.stringify(sc)}`);
       }),
-      { numRuns: opts.numRuns, seed, endOnFailure: true, includeErrorInReport: true },
+      {
+        numRuns: opts.numRuns,
+        seed,
+        endOnFailure: true,
+        includeErrorInReport: true,
+        plugins: [
+          fc.timeout(RUN_TIMEOUT_MS),
+          // A time budget (the suite's copy): on a machine too busy for every run, stop early; runs are counted.
+          ...(opts.timeLimitMs ? [fc.interruptAfterTimeLimit(opts.timeLimitMs, { failOnInterrupt: false })] : []),
+        ],
+      },
     );
   } catch (e) {
     throw new Error(`modelo falló con semilla ${seed} (repetir con MODEL_SEED=${seed}): ${(e as Error).message}`, { cause: e });
   }
-  return { seed, runs };
+  return { seed, runs, slowestMs, slowest, interrupted: runs < opts.numRuns };
 }
