@@ -220,11 +220,17 @@ export class Outbox {
     }
   }
 
-  private track(p: Promise<void>): void {
+  /**
+   * `claimedHere`: a job run by its caller (`runClaimed`, e.g. the purchase request's first delivery), not
+   * claimed by the loop. Its end wakes the loop only if the loop was waiting for a free slot: otherwise the
+   * loop is waiting because nothing was due, and a claim now would find nothing (one empty UPDATE per purchase).
+   */
+  private track(p: Promise<void>, claimedHere = false): void {
     this.inflight.add(p);
     void p.finally(() => {
+      const wasFull = this.inflight.size >= this.opts.concurrency;
       this.inflight.delete(p);
-      this.wake();
+      if (!claimedHere || wasFull) this.wake();
     });
   }
 
@@ -406,7 +412,7 @@ export class Outbox {
    */
   async runClaimed(job: OutboxJob, handler?: JobHandler): Promise<void> {
     const p = this.execute(job, handler);
-    this.track(p);
+    this.track(p, true);
     await p;
   }
 

@@ -2,7 +2,7 @@
  * Fernet (https://github.com/fernet/spec) on node:crypto, byte-compatible with Python's
  * `cryptography.fernet`. Own code because the npm `fernet` package patches String.prototype.
  */
-import { createCipheriv, createDecipheriv, createHmac, randomBytes, timingSafeEqual } from 'node:crypto';
+import { createCipheriv, createDecipheriv, createHmac, createSecretKey, randomBytes, timingSafeEqual, type KeyObject } from 'node:crypto';
 
 const VERSION = 0x80;
 const MIN_TOKEN_BYTES = 1 + 8 + 16 + 16 + 32;
@@ -10,15 +10,16 @@ const MIN_TOKEN_BYTES = 1 + 8 + 16 + 16 + 32;
 export class FernetError extends Error {}
 
 export class Fernet {
-  private readonly signingKey: Buffer;
-  private readonly encryptionKey: Buffer;
+  // KeyObjects made once: node:crypto would otherwise import a raw key for every cipher and HMAC.
+  private readonly signingKey: KeyObject;
+  private readonly encryptionKey: KeyObject;
 
   /** `key`: url-safe base64 of 32 bytes (44 characters with padding), as Python generates it. */
   constructor(key: string) {
     const raw = decodeBase64Url(key.trim());
     if (!raw || raw.length !== 32) throw new FernetError('Fernet key must be 32 url-safe base64-encoded bytes');
-    this.signingKey = raw.subarray(0, 16);
-    this.encryptionKey = raw.subarray(16, 32);
+    this.signingKey = createSecretKey(raw.subarray(0, 16));
+    this.encryptionKey = createSecretKey(raw.subarray(16, 32));
   }
 
   static generateKey(): string {

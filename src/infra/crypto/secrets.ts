@@ -29,7 +29,15 @@ export class SecretBox {
   encrypt(plain: string | null | undefined): string | null {
     const value = this.trim ? plain?.trim() : plain;
     if (!value) return null;
-    return this.keys[0].encrypt(value);
+    const token = this.keys[0].encrypt(value);
+    // Made here with our key, so it opens to `value`: the purchase that encrypts a voucher password reads it back twice.
+    this.remember(token, value);
+    return token;
+  }
+
+  private remember(token: string, plain: string): void {
+    if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
+    this.opened.set(token, plain);
   }
 
   /** Clear text of a stored value; legacy clear text passes through; a token no key opens throws. */
@@ -44,8 +52,7 @@ export class SecretBox {
     for (const key of this.keys) {
       try {
         const plain = key.decrypt(stored);
-        if (this.opened.size >= OPENED_MAX) this.opened.delete(this.opened.keys().next().value!);
-        this.opened.set(stored, plain);
+        this.remember(stored, plain);
         return plain;
       } catch (err) {
         if (!(err instanceof FernetError)) throw err;

@@ -157,18 +157,16 @@ export class HotspotService {
     if (spec.limitUptimeMinutes && spec.limitUptimeMinutes > 0) attrs['limit-uptime'] = minutesToDuration(spec.limitUptimeMinutes);
     if (spec.limitBytesTotal && spec.limitBytesTotal > 0) attrs['limit-bytes-total'] = String(spec.limitBytesTotal);
     return this.withRouter(routerId, async (conn) => {
-      const existing = await findByName(conn, spec.username);
-      if (existing) return sameVoucher(existing, spec);
+      // Added straight away (one router round trip on every first delivery); only a refused add looks for
+      // the name, so a voucher already there is answered exactly as if it had been looked up first.
       try {
         await conn.command('/ip/hotspot/user/add', { attrs });
         return { created: true };
       } catch (err) {
         if (!(err instanceof TrapError)) throw err;
-        if (/already have user/i.test(err.message)) {
-          // A concurrent creation of the same voucher won the race: same comment means it is ours.
-          const again = await findByName(conn, spec.username);
-          if (again) return sameVoucher(again, spec);
-        }
+        // An earlier run (or a concurrent one) created it: same comment means it is ours.
+        const existing = await findByName(conn, spec.username);
+        if (existing) return sameVoucher(existing, spec);
         if (/profile/i.test(err.message)) {
           const all = await conn.command('/ip/hotspot/user/profile/print', { proplist: ['name'] });
           if (!all.rows.some((r) => r.name === spec.profile)) throw new RouterProfileMissingError(spec.profile, all.rows.map((r) => r.name ?? ''));

@@ -58,6 +58,10 @@ export interface CompaniesPort {
   getGatewayCredentials(empresaId: string): Promise<GatewayCredentialsView | null>;
 }
 
+/** The company hears of its sales on Telegram: switched on, with a bot and a chat (the one rule for enqueueing and sending). */
+export const telegramOn = <C extends Pick<GatewayCredentialsView, 'telegram'>>(c: C | null): c is C & { telegram: { botToken: string; chatId: string; enabled: true } } =>
+  !!c && c.telegram.enabled && !!c.telegram.botToken && !!c.telegram.chatId;
+
 export interface TelegramPort {
   send(botToken: string, chatId: string, html: string): Promise<void>;
 }

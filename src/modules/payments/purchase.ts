@@ -12,7 +12,7 @@ import type { Executor } from '../../infra/db/index.js';
 import { enqueueSql } from '../../infra/outbox.js';
 import type { ChargeRequest, ChargeResult } from './gateways/types.js';
 import { amountToCents, centsToDecimal, priceToCents } from './money.js';
-import { isProfileMissing, isRouterUnreachable, type GatewayCredentialsView, type SellableProductView } from './ports.js';
+import { isProfileMissing, isRouterUnreachable, telegramOn, type GatewayCredentialsView, type SellableProductView } from './ports.js';
 import { JOB, NOW, findById, statementOf, markChallenge, markCharged, markDeclined, markPending, markUnknown, recordChallengePass, type StoredChallenge, type Transaccion } from './repository.js';
 import { challengePassComment, deliver } from './workers.js';
 import { autoConexion, conektaSuccess, mercadoPagoPending, mercadoPagoSuccess, type SaleContext } from './responses.js';
@@ -317,7 +317,7 @@ async function chargeAndDeliver(
   let row: Transaccion | null = charged?.tx ?? null;
   if (charged?.job) {
     const job = charged.job;
-    await svc.outbox.runClaimed(job, (j) => deliver(svc, j, charged.tx, (delivered) => (row = delivered)));
+    await svc.outbox.runClaimed(job, (j) => deliver(svc, j, { known: charged.tx, onDelivered: (delivered) => (row = delivered), notify: telegramOn(creds) }));
     if (row?.estado !== 'entregada') row = await findById(svc.deps.db.orm, tx.id);
   }
   row ??= (await findById(svc.deps.db.orm, tx.id))!;

@@ -60,16 +60,17 @@ const rowsOf = (result: unknown) => ((result as { rows?: Record<string, unknown>
 async function transitionWithJob(
   ex: Executor,
   update: unknown,
-  job: (from: SQL) => SQL,
+  job: ((from: SQL) => SQL) | null,
   extra: SQL[] = [],
   opts: { asyncCommit?: boolean } = {},
 ): Promise<{ tx: Transaccion; jobId: number | null } | null> {
   const more = extra.map((e, i) => sql`, x${sql.raw(String(i))} AS (${e})`);
   const nowait = opts.asyncCommit ? [sql.raw(`, ${ASYNC_COMMIT_CTE}`), sql.raw(', nowait')] : [sql``, sql``];
+  const j = job ? [sql`, j AS (${job(sql`FROM u`)})`, sql`(SELECT id FROM j LIMIT 1)`] : [sql``, sql`NULL`];
   // `RETURNING *` rather than Drizzle's `.returning()`: the row is mapped by column name (rowToTransaccion),
   // and Drizzle spends ~0.2 ms of CPU building the ~40-column list on every transition.
-  const result = await ex.execute(sql`WITH u AS (${statementOf(update)} RETURNING *), j AS (${job(sql`FROM u`)})${sql.join(more, sql``)}${nowait[0]}
-    SELECT u.*, (SELECT id FROM j LIMIT 1) AS "__job_id" FROM u${nowait[1]}`);
+  const result = await ex.execute(sql`WITH u AS (${statementOf(update)} RETURNING *)${j[0]}${sql.join(more, sql``)}${nowait[0]}
+    SELECT u.*, ${j[1]} AS "__job_id" FROM u${nowait[1]}`);
   const [raw] = rowsOf(result);
   if (!raw) return null;
   return { tx: rowToTransaccion(raw), jobId: raw.__job_id === null || raw.__job_id === undefined ? null : Number(raw.__job_id) };
@@ -321,6 +322,8 @@ export async function scheduleReconcile(ex: Executor, id: number, delayMs: numbe
  * running delivery job) is marked done in the same commit, saving the outbox its own round trip. Returns
  * the updated row when this call made the transition. With a fenced job, a worker whose lease was taken
  * over still records the delivery (the voucher IS on the router) but does not close the other's job.
+ * `notify: false` (the purchase request, which read the company's Telegram settings moments ago and found
+ * them off) queues no notice: the job would only read the purchase and the company again to send nothing.
  */
 /** The buyer's e-mail receipt (vouchers/receipts.ts), queued in the delivery's own statement. */
 export const RECEIPT_JOB = 'fichas.recibo';
@@ -329,7 +332,7 @@ export async function markDelivered(
   ex: Executor,
   id: number,
   job?: Pick<OutboxJob, 'id' | 'leaseToken'>,
-  opts: { receipt?: boolean; extendSale?: SQL } = {},
+  opts: { receipt?: boolean; extendSale?: SQL; notify?: boolean } = {},
 ): Promise<Transaccion | null> {
   const update = ex
     .update(transacciones)
@@ -339,7 +342,9 @@ export async function markDelivered(
   const done = await transitionWithJob(
     ex,
     update,
-    (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
+    opts.notify === false
+      ? null
+      : (from) => enqueueSql(JOB.notify, sql`jsonb_build_object('transaccionId', u.id, 'tipo', 'aprobado', 'motivo', NULL)`, keyFor('telegram:').append(sql` || ':aprobado'`), {}, from),
     // Only when the transition happened (the handler's other outcomes let the outbox record the run).
     [
       ...(job !== undefined ? [jobDoneSql(job, sql`EXISTS (SELECT 1 FROM u)`)] : []),

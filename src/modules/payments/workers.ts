@@ -9,7 +9,7 @@ import { isUniqueViolation } from '../../infra/errors.js';
 import { JOB_DONE, LeaseLostError, enqueue, enqueueSql, type JobResult, type OutboxJob } from '../../infra/outbox.js';
 import type { GatewayPayment } from './gateways/types.js';
 import { buildNotice } from './notifications.js';
-import { isTelegramRejection, isVoucherNameTaken } from './ports.js';
+import { isTelegramRejection, isVoucherNameTaken, telegramOn } from './ports.js';
 import {
   JOB,
   NOW,
@@ -74,14 +74,23 @@ async function alertCompany(svc: PaymentsService, transaccionId: number, motivo:
   }
 }
 
+/** What the purchase request, which runs the first delivery itself, already knows. */
+export interface DeliveryRun {
+  /** The row as the caller just committed it, saving a re-read. */
+  known?: Transaccion;
+  /** Receives the row as delivered. */
+  onDelivered?: (row: Transaccion) => void;
+  /** False: the company's Telegram is off (just read by the caller), no notice to queue. Workers always queue it (the notice job checks). */
+  notify?: boolean;
+}
+
 /**
- * Put the purchase's voucher on its router. `known` is the row as the caller just committed it (the
- * purchase request, which runs the first attempt itself), saving a re-read; `onDelivered` receives the row
- * as delivered. The lease is confirmed before every router call, so a worker whose lease was taken over
- * stops before touching the router again.
+ * Put the purchase's voucher on its router. The lease is confirmed before every router call, so a worker
+ * whose lease was taken over stops before touching the router again.
  */
-export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
+export async function deliver(svc: PaymentsService, job: OutboxJob, run: DeliveryRun = {}): Promise<JobResult> {
   const { db, secrets, logger } = svc.deps;
+  const { known, onDelivered, notify } = run;
   let tx = known ?? (await findById(db.orm, txId(job)));
   if (!tx) return;
   if (tx.estado === 'reembolsada') {
@@ -90,7 +99,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
     return;
   }
   if (!transitionFor(tx, 'entrega')) return;
-  if (tx.recargaDe !== null) return deliverTopUp(svc, job, tx, onDelivered);
+  if (tx.recargaDe !== null) return deliverTopUp(svc, job, tx, run);
   for (let rename = 0; ; rename++) {
     const password = tx.passwordHotspot ? (secrets.general.decrypt(tx.passwordHotspot) ?? '') : '';
     await job.lease?.confirm();
@@ -114,7 +123,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
       return deliveryFailed(svc, tx, job, e);
     }
     // One statement: the transition, the company's notice and this job's completion commit together.
-    const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '' });
+    const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', notify });
     if (!delivered) {
       // Refunded while we were creating it: its removal is a durable job of its own (after our creation).
       const now = await findById(db.orm, tx.id);
@@ -132,7 +141,7 @@ export async function deliver(svc: PaymentsService, job: OutboxJob, known?: Tran
  * delivery and the sale's new terms in one statement. A top-up whose sale is gone, expired, or whose terms
  * moved since its targets were computed (a late revival after another top-up) is refunded instead.
  */
-async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccion, onDelivered?: (row: Transaccion) => void): Promise<JobResult> {
+async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccion, { onDelivered, notify }: DeliveryRun): Promise<JobResult> {
   const { db, logger } = svc.deps;
   const { target, motivo } = await undeliverable(db.orm, tx);
   const moved =
@@ -153,7 +162,7 @@ async function deliverTopUp(svc: PaymentsService, job: OutboxJob, tx: Transaccio
   }
   const minuteSeconds = svc.deps.config.vigenciaMinuteSeconds;
   const extendSale = counterFichaId(tx.recargaDe) !== null ? extendCounterSql(minuteSeconds) : extendSaleSql(minuteSeconds);
-  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale });
+  const delivered = await markDelivered(db.orm, tx.id, job, { receipt: svc.deps.config.smtpUrl !== '', extendSale, notify });
   if (!delivered) {
     // Refunded while we were writing: its revert is a durable job of its own (after our write).
     const now = await findById(db.orm, tx.id);
@@ -446,8 +455,8 @@ async function sendNotice(svc: PaymentsService, job: OutboxJob): Promise<JobResu
   const tx = await findById(db.orm, txId(job));
   if (!tx) return;
   const creds = await svc.deps.companies.getGatewayCredentials(tx.empresaId);
-  const tg = creds?.telegram;
-  if (!creds || !tg?.enabled || !tg.botToken || !tg.chatId) return;
+  if (!telegramOn(creds)) return;
+  const tg = creds.telegram;
   const kind = job.payload.tipo as NoticeKind;
   const productoNombre =
     (tx.metadataJson as Record<string, unknown> | null)?.producto_nombre ??
