@@ -1,12 +1,4 @@
-/**
- * JSON over HTTP with a hard timeout, telling "no answer" apart from "an answer we did not like".
- * node:http(s) on the default keep-alive agents rather than fetch: the same exchange for about a third of
- * fetch's CPU per call (its web streams, Request/Response objects and abort signals), which the purchase pays
- * on every charge. What fetch did that matters is kept: one deadline over connect, headers and body, a body
- * decoded as UTF-8 (BOM dropped), a length for the body sent.
- */
-import { request as httpRequest, type IncomingMessage } from 'node:http';
-import { request as httpsRequest } from 'node:https';
+/** JSON over fetch with a hard timeout, telling "no answer" apart from "an answer we did not like". */
 
 export type HttpOutcome =
   | { kind: 'response'; status: number; json: unknown; text: string }
@@ -21,58 +13,38 @@ export interface HttpRequest {
   timeoutMs: number;
 }
 
-export function requestJson(req: HttpRequest): Promise<HttpOutcome> {
-  let url: URL;
+export async function requestJson(req: HttpRequest): Promise<HttpOutcome> {
+  let res: Response;
   try {
-    url = new URL(req.url);
+    res = await fetch(req.url, {
+      method: req.method,
+      headers: req.headers,
+      body: req.body === undefined ? undefined : JSON.stringify(req.body),
+      signal: AbortSignal.timeout(req.timeoutMs),
+    });
   } catch (err) {
-    return Promise.resolve(transportFailure(err));
+    return transportFailure(err);
   }
-  if (url.protocol !== 'http:' && url.protocol !== 'https:') return Promise.resolve({ kind: 'network', message: `protocolo no soportado: ${url.protocol}` });
-  const body = req.body === undefined ? undefined : JSON.stringify(req.body);
-  const headers: Record<string, string | number> = { ...req.headers };
-  if (body !== undefined) headers['content-length'] = Buffer.byteLength(body);
-  return new Promise<HttpOutcome>((resolve) => {
-    let settled = false;
-    const settle = (outcome: HttpOutcome) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      resolve(outcome);
-    };
-    const onResponse = (res: IncomingMessage) => {
-      const chunks: Buffer[] = [];
-      res.on('data', (chunk: Buffer) => chunks.push(chunk));
-      res.on('end', () => {
-        const text = new TextDecoder().decode(Buffer.concat(chunks));
-        let json: unknown;
-        try {
-          json = text === '' ? null : JSON.parse(text);
-        } catch {
-          json = null;
-        }
-        settle({ kind: 'response', status: res.statusCode ?? 0, json, text });
-      });
-      // Headers arrived but the body did not: the request was processed, the answer is lost.
-      res.on('error', (err) => settle(transportFailure(err)));
-      res.on('close', () => {
-        if (!res.complete) settle({ kind: 'network', message: 'respuesta incompleta' });
-      });
-    };
-    const call = (url.protocol === 'https:' ? httpsRequest : httpRequest)(url, { method: req.method, headers }, onResponse);
-    const timer = setTimeout(() => {
-      settle({ kind: 'timeout' });
-      call.destroy();
-    }, req.timeoutMs);
-    call.on('error', (err) => settle(transportFailure(err)));
-    call.end(body);
-  });
+  let text: string;
+  try {
+    text = await res.text();
+  } catch (err) {
+    // Headers arrived but the body did not: the request was processed, the answer is lost.
+    return transportFailure(err);
+  }
+  let json: unknown;
+  try {
+    json = text === '' ? null : JSON.parse(text);
+  } catch {
+    json = null;
+  }
+  return { kind: 'response', status: res.status, json, text };
 }
 
 function transportFailure(err: unknown): HttpOutcome {
-  const e = err as { name?: string; message?: string; code?: string; cause?: { code?: string } };
+  const e = err as { name?: string; message?: string; cause?: { code?: string } };
   if (e?.name === 'TimeoutError' || e?.name === 'AbortError') return { kind: 'timeout' };
-  return { kind: 'network', message: e?.code ?? e?.cause?.code ?? e?.message ?? 'error de red' };
+  return { kind: 'network', message: e?.cause?.code ?? e?.message ?? 'error de red' };
 }
 
 export function isObject(v: unknown): v is Record<string, unknown> {
