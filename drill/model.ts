@@ -9,7 +9,16 @@ import { runModel } from '../test/payments/model.js';
 export async function runModelDrill(numRuns: number, seed: number | undefined, log: (line: string) => void): Promise<boolean> {
   process.env.NODE_ENV ??= 'test';
   const f = await startFakes();
-  const t = await startPaymentsApp(f, { env: { GATEWAY_TIMEOUT_MS: '250', PAYMENT_NOT_FOUND_HORIZON_MS: '0', IDEMPOTENCY_WAIT_MS: '200' } });
+  const t = await startPaymentsApp(f, {
+      env: {
+        GATEWAY_TIMEOUT_MS: '250',
+        PAYMENT_NOT_FOUND_HORIZON_MS: '0',
+        IDEMPOTENCY_WAIT_MS: '200',
+        // A crashed actor of the model freezes where it was, inside a transaction when it died during a top-up's
+        // revert (row lock held across the router call): PostgreSQL ends its session, as it would a frozen instance's.
+        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000',
+      },
+    });
   const base = await listen(t);
   const shops = [];
   for (let i = 0; i < 6; i++) shops.push(await createShop(t));

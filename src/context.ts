@@ -134,7 +134,7 @@ export function routerNetworks(config: Config): RouterNetworkPolicy {
 
 /** Open the configured database, migrate it, build the services and make sure the super admin exists. */
 export async function startContext(config: Config, logger: Logger): Promise<AppContext> {
-  const db = await openDatabase(config.database, { poolSize: config.databasePoolSize, logger });
+  const db = await openDatabase(config.database, { poolSize: config.databasePoolSize, logger, idleInTransactionTimeoutMs: config.databaseIdleInTransactionTimeoutMs });
   try {
     await migrate(db, logger);
     const ctx = await createContext(config, logger, db);

@@ -23,6 +23,8 @@ export interface DatabaseTarget {
 export interface Config {
   database: DatabaseTarget;
   databasePoolSize: number;
+  /** PostgreSQL ends a session idle inside a transaction this long (0: never); see infra/db/index.ts. */
+  databaseIdleInTransactionTimeoutMs: number;
   jwtApikeySecret: string;
   jwtSessionSecret: string;
   jwtAlgorithm: JwtAlgorithm;
@@ -139,6 +141,12 @@ const REQUIRED = [
 export const VARIABLES: ReadonlyArray<{ name: string; required: boolean; default: string; doc: string }> = [
   { name: 'DATABASE_URL', required: true, default: '', doc: 'postgresql://user:pass@host:5432/db (also postgres:// and postgresql+asyncpg://), or pglite:./data/db / pglite:memory for the embedded database' },
   { name: 'DATABASE_POOL_SIZE', required: false, default: '20', doc: 'Maximum PostgreSQL connections per instance' },
+  {
+    name: 'DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS',
+    required: false,
+    default: '60000',
+    doc: 'PostgreSQL ends a session left idle inside a transaction this long (a frozen instance would otherwise hold its row locks); above the RouterOS timeouts; 0 disables',
+  },
   { name: 'JWT_APIKEY_SECRET', required: true, default: '', doc: 'Secret that signs router API keys (jwt_...); keep the legacy value so existing keys stay valid' },
   { name: 'JWT_SESSION_SECRET', required: true, default: '', doc: 'Secret that signs admin session tokens' },
   { name: 'JWT_ALGORITHM', required: false, default: 'HS256', doc: 'HS256, HS384 or HS512' },
@@ -265,6 +273,7 @@ export function loadConfig(env: Record<string, string | undefined>): Config {
   const config: Config = {
     database,
     databasePoolSize: int('DATABASE_POOL_SIZE', 1, 1000),
+    databaseIdleInTransactionTimeoutMs: int('DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS', 0, 3_600_000),
     jwtApikeySecret: get('JWT_APIKEY_SECRET'),
     jwtSessionSecret: get('JWT_SESSION_SECRET'),
     jwtAlgorithm: algorithm as JwtAlgorithm,

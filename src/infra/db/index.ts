@@ -44,20 +44,37 @@ export interface Database {
   close(): Promise<void>;
 }
 
-export async function openDatabase(target: DatabaseTarget, opts: { poolSize?: number; logger?: Logger } = {}): Promise<Database> {
-  return target.kind === 'pglite' ? openPglite(target.url) : openPostgres(target.url, opts.poolSize ?? 20, opts.logger);
+export interface OpenOptions {
+  poolSize?: number;
+  logger?: Logger;
+  /**
+   * PostgreSQL's idle_in_transaction_session_timeout for the pool's sessions (0 or unset: none). Some
+   * transactions hold a row lock across a router call (top-up reverts): if the instance freezes there, its locks
+   * would stay until TCP gives up, blocking every other instance that needs the row; PostgreSQL ends the session
+   * instead and the lock goes. Above the RouterOS timeouts, so a live instance is never cut.
+   */
+  idleInTransactionTimeoutMs?: number;
 }
 
-async function openPostgres(url: string, poolSize: number, logger?: Logger): Promise<Database> {
+export async function openDatabase(target: DatabaseTarget, opts: OpenOptions = {}): Promise<Database> {
+  return target.kind === 'pglite' ? openPglite(target.url) : openPostgres(target.url, opts);
+}
+
+async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
+  const { logger } = opts;
+  const idleTx = Math.max(0, Math.floor(opts.idleInTransactionTimeoutMs ?? 0));
   const pool = new pg.Pool({
     connectionString: url,
-    max: poolSize,
-    options: '-c TimeZone=UTC',
+    max: opts.poolSize ?? 20,
+    options: `-c TimeZone=UTC${idleTx > 0 ? ` -c idle_in_transaction_session_timeout=${idleTx}` : ''}`,
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
   });
   // An idle client losing its connection (e.g. PostgreSQL restart) must not crash the process.
   pool.on('error', (err) => logger?.warn({ err: err.message }, 'conexión de base de datos perdida'));
+  // Nor a checked-out one (pg-pool listens only while a client is idle): a session PostgreSQL ended between two
+  // statements (idle_in_transaction_session_timeout, a restart) fails its next query instead.
+  pool.on('connect', (client) => client.on('error', (err) => logger?.warn({ err: err.message }, 'conexión de base de datos perdida')));
   const orm = drizzlePg(pool, { schema }) as unknown as Orm;
 
   const listeners = new Map<string, Set<(payload: string) => void>>();
