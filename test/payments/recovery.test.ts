@@ -280,14 +280,21 @@ describe('recovery', () => {
     // before the request's own runNow, which then found it leased and reported a run still in flight.
     const res = await buy(shop, '/api/v1/payments/pagar-conekta', conektaBody(shop.productId));
     const row = await txByRef(t.ctx, res.data.referencia);
-    const jobId = await enqueue(t.ctx.db.orm, JOB.refund, { transaccionId: row.id, motivo: 'otro trabajador', origen: 'empresa' }, { dedupeKey: `reembolsar:${row.id}` });
+    // Another worker holds the job's lease from its insertion (as a claim does): inserted due and unclaimed, the
+    // background worker woken by its NOTIFY could run the refund before a later "hold" (then the admin's
+    // request finds it refunded, 409, and never writes its audit row).
+    const jobId = await enqueue(
+      t.ctx.db.orm,
+      JOB.refund,
+      { transaccionId: row.id, motivo: 'otro trabajador', origen: 'empresa' },
+      { dedupeKey: `reembolsar:${row.id}`, claimForMs: 60_000, leaseToken: 'otro-trabajador' },
+    );
     assert.ok(jobId);
-    // Another worker holds the job's lease (claimed as Outbox.claim does).
     const [held] = await t.ctx.db.query<{ id: string | number; kind: string; payload: Record<string, unknown>; attempts: number }>(
-      `UPDATE outbox SET locked_until = now() + interval '60 seconds', attempts = attempts + 1, lease_token = 'otro-trabajador'
-        WHERE id = $1 RETURNING id, kind, payload, attempts`,
+      `SELECT id, kind, payload, attempts FROM outbox WHERE id = $1 AND lease_token = 'otro-trabajador' AND locked_until > now()`,
       [jobId],
     );
+    assert.ok(held, 'the job is held by the other worker');
     const answer = t.request({
       method: 'POST',
       url: `/api/v1/admin/mi-empresa/transacciones/${row.id}/reembolso`,
