@@ -624,15 +624,24 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       const refs = res.map((r) => String((retried.find((x) => x.key === r.key) ?? r).data?.referencia ?? '')).filter(Boolean);
       await waitSettled(rig.query, opts.settleMs);
       const perRef = refs.map((ref) => target.sim.state.users.rows.filter((u) => u.comment === `pagos-hotspot tx=${ref}`).length);
-      const [{ n: delivered }] = await rig.query<{ n: number }>(`SELECT count(*)::int AS n FROM transacciones WHERE referencia = ANY($1) AND estado = 'entregada'`, [refs]);
+      const states = new Map(
+        (await rig.query<{ referencia: string; estado: string }>(`SELECT referencia, estado FROM transacciones WHERE referencia = ANY($1)`, [refs])).map((r) => [r.referencia, r.estado]),
+      );
+      const delivered = refs.filter((ref) => states.get(ref) === 'entregada').length;
+      // A request the cut reached before its charge was made ends declined, never charged (its retry with the same
+      // key finds the attempt in doubt and does not charge again): no voucher is then right. Which requests the cut
+      // reaches there is timing; the final money invariant checks that no charge was left behind.
+      const chargedRefs = new Set([...conekta.state.orders.values()].filter((o) => String(o.payment_status) === 'paid').map((o) => String(o.metadata?.referencia ?? '')));
+      const neverCharged = refs.filter((ref) => states.get(ref) === 'rechazada' && !chargedRefs.has(ref)).length;
+      const rightVouchers = refs.every((ref, i) => perRef[i] === (states.get(ref) === 'entregada' ? 1 : 0));
       // A delivery job claimed more than once was taken over after its lease ran out.
       const [{ n: takeovers }] = await rig.query<{ n: number }>(
         `SELECT count(*)::int AS n FROM outbox o JOIN transacciones t ON o.dedupe_key = 'entregar:' || t.id WHERE t.referencia = ANY($1) AND o.attempts > 1`,
         [refs],
       );
       return {
-        ok: refs.length === k && perRef.every((n) => n === 1) && delivered === k && takeovers > 0 && retried.every((r) => r.status === 200 || r.status === 202),
-        detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas`,
+        ok: refs.length === k && rightVouchers && delivered + neverCharged === k && delivered > 0 && takeovers > 0 && retried.every((r) => r.status === 200 || r.status === 202),
+        detail: `${k} entregas con el router lento y la base cortada 8 s (arrendamiento 6 s), ${takeovers} retomadas por otro trabajador; fichas por compra: ${perRef.join(',')}; ${delivered} entregadas${neverCharged ? `, ${neverCharged} rechazadas sin cobro (cortadas antes de cobrar)` : ''}`,
         responses: tally([...res, ...retried]),
       };
     });
