@@ -38,7 +38,7 @@ import { startTelegramFake } from '../sandbox/telegram.js';
 import { startRouterSimulator, type RouterSimulator } from '../sandbox/routeros/index.js';
 import { createEmpresa, createRouter } from '../test/helpers/fixtures.js';
 import { createThrowawayDatabase, freePort, http, serviceEnv, sleep, startService, type ServiceProcess, type ThrowawayDatabase } from '../bench/harness.js';
-import { checkMoneyInvariant, waitSettled, type InvariantReport, type Query } from './invariant.js';
+import { checkMoneyInvariant, conektaOrderWasPaid, waitSettled, type InvariantReport, type Query } from './invariant.js';
 import { startProxy, type CuttableProxy } from '../test/payments/helpers.js';
 
 export interface DrillOptions {
@@ -631,7 +631,7 @@ export async function runDrill(opts: DrillOptions): Promise<DrillResult> {
       // A request the cut reached before its charge was made ends declined, never charged (its retry with the same
       // key finds the attempt in doubt and does not charge again): no voucher is then right. Which requests the cut
       // reaches there is timing; the final money invariant checks that no charge was left behind.
-      const chargedRefs = new Set([...conekta.state.orders.values()].filter((o) => String(o.payment_status) === 'paid').map((o) => String(o.metadata?.referencia ?? '')));
+      const chargedRefs = new Set([...conekta.state.orders.values()].filter(conektaOrderWasPaid).map((o) => String(o.metadata?.referencia ?? '')));
       const neverCharged = refs.filter((ref) => states.get(ref) === 'rechazada' && !chargedRefs.has(ref)).length;
       const rightVouchers = refs.every((ref, i) => perRef[i] === (states.get(ref) === 'entregada' ? 1 : 0));
       // A delivery job claimed more than once was taken over after its lease ran out.

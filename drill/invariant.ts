@@ -110,6 +110,11 @@ export async function transactions(query: Query): Promise<TxRow[]> {
   );
 }
 
+/** "Was paid at some point": refunds and chargebacks change the status of a paid Conekta order afterwards. */
+export function conektaOrderWasPaid(o: { payment_status?: unknown }): boolean {
+  return ['paid', 'refunded', 'partially_refunded', 'charged_back', 'chargeback'].includes(String(o.payment_status));
+}
+
 export async function checkMoneyInvariant(input: InvariantInput): Promise<InvariantReport> {
   const violations: string[] = [];
   const txs = await transactions(input.query);
@@ -137,8 +142,7 @@ export async function checkMoneyInvariant(input: InvariantInput): Promise<Invari
       ref: String(o.metadata?.referencia ?? ''),
       amount: o.amount,
       refunded,
-      // "Was paid at some point": refunds and chargebacks change the status of a paid order afterwards.
-      paid: ['paid', 'refunded', 'partially_refunded', 'charged_back', 'chargeback'].includes(st),
+      paid: conektaOrderWasPaid(o),
       fullyReturned: st === 'refunded' || st === 'charged_back' || st === 'chargeback' || refunded >= o.amount,
     });
   }

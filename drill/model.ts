@@ -4,21 +4,12 @@
  * the invariant breaks, printing the seed.
  */
 import { createShop, listen, startFakes, startPaymentsApp } from '../test/payments/helpers.js';
-import { runModel } from '../test/payments/model.js';
+import { MODEL_APP_ENV, runModel } from '../test/payments/model.js';
 
 export async function runModelDrill(numRuns: number, seed: number | undefined, log: (line: string) => void): Promise<boolean> {
   process.env.NODE_ENV ??= 'test';
   const f = await startFakes();
-  const t = await startPaymentsApp(f, {
-      env: {
-        GATEWAY_TIMEOUT_MS: '250',
-        PAYMENT_NOT_FOUND_HORIZON_MS: '0',
-        IDEMPOTENCY_WAIT_MS: '200',
-        // A crashed actor of the model freezes where it was, inside a transaction when it died during a top-up's
-        // revert (row lock held across the router call): PostgreSQL ends its session, as it would a frozen instance's.
-        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000',
-      },
-    });
+  const t = await startPaymentsApp(f, { env: MODEL_APP_ENV });
   const base = await listen(t);
   const shops = [];
   for (let i = 0; i < 6; i++) shops.push(await createShop(t));

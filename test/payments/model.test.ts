@@ -12,7 +12,7 @@ import assert from 'node:assert/strict';
 import { after, before, describe, it } from 'node:test';
 import type { TestApp } from '../helpers/app.js';
 import { createShop, listen, startFakes, startPaymentsApp, type Fakes, type Shop } from './helpers.js';
-import { runModel } from './model.js';
+import { MODEL_APP_ENV, runModel } from './model.js';
 
 describe('money model (fast-check)', () => {
   let f: Fakes;
@@ -21,16 +21,7 @@ describe('money model (fast-check)', () => {
   let base: string;
   before(async () => {
     f = await startFakes();
-    t = await startPaymentsApp(f, {
-      env: {
-        GATEWAY_TIMEOUT_MS: '250',
-        PAYMENT_NOT_FOUND_HORIZON_MS: '0',
-        IDEMPOTENCY_WAIT_MS: '200',
-        // A crashed actor of the model freezes where it was, inside a transaction when it died during a top-up's
-        // revert (row lock held across the router call): PostgreSQL ends its session, as it would a frozen instance's.
-        DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000',
-      },
-    });
+    t = await startPaymentsApp(f, { env: MODEL_APP_ENV });
     base = await listen(t);
     shops = [];
     for (let i = 0; i < 6; i++) shops.push(await createShop(t));

@@ -321,6 +321,16 @@ async function checkInvariant(rig: ModelRig, sc: Scenario, ref: string, sale: { 
   if (problems.length > 0) throw new Error(`Invariante del dinero: VIOLADO — ${problems.join('; ')} (referencia ${ref}, escenario ${JSON.stringify(sc)})`);
 }
 
+/** The app's settings for the model (test/payments/model.test.ts and `npm run drill -- --model`). */
+export const MODEL_APP_ENV: Record<string, string> = {
+  GATEWAY_TIMEOUT_MS: '250',
+  PAYMENT_NOT_FOUND_HORIZON_MS: '0',
+  IDEMPOTENCY_WAIT_MS: '200',
+  // A crashed actor of the model freezes where it was, inside a transaction when it died during a top-up's
+  // revert (row lock held across the router call): PostgreSQL ends its session, as it would a frozen instance's.
+  DATABASE_IDLE_IN_TRANSACTION_TIMEOUT_MS: '3000',
+};
+
 /** One run that takes longer than this is stuck (a lock or a promise never settled), not slow: fail with its scenario. */
 const RUN_TIMEOUT_MS = 30_000;
 

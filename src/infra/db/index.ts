@@ -70,11 +70,12 @@ async function openPostgres(url: string, opts: OpenOptions): Promise<Database> {
     connectionTimeoutMillis: 5000,
     idleTimeoutMillis: 30000,
   });
+  const connectionLost = (err: Error) => logger?.warn({ err: err.message }, 'conexión de base de datos perdida');
   // An idle client losing its connection (e.g. PostgreSQL restart) must not crash the process.
-  pool.on('error', (err) => logger?.warn({ err: err.message }, 'conexión de base de datos perdida'));
+  pool.on('error', connectionLost);
   // Nor a checked-out one (pg-pool listens only while a client is idle): a session PostgreSQL ended between two
   // statements (idle_in_transaction_session_timeout, a restart) fails its next query instead.
-  pool.on('connect', (client) => client.on('error', (err) => logger?.warn({ err: err.message }, 'conexión de base de datos perdida')));
+  pool.on('connect', (client) => client.on('error', connectionLost));
   const orm = drizzlePg(pool, { schema }) as unknown as Orm;
 
   const listeners = new Map<string, Set<(payload: string) => void>>();
