@@ -95,6 +95,8 @@ export function serviceEnv(databaseUrl: string, port: number, extra: Record<stri
     // Drills settle within seconds: a charge the fake never recorded is declared unpaid after 3 s, not 6 h.
     PAYMENT_NOT_FOUND_HORIZON_MS: '3000',
     ...extra,
+    // BENCH_SERVICE_ENV='{"NAME":"value"}': measure the service with other settings (while profiling).
+    ...(process.env.BENCH_SERVICE_ENV ? (JSON.parse(process.env.BENCH_SERVICE_ENV) as Record<string, string>) : {}),
   };
 }
 

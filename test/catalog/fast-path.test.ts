@@ -5,6 +5,7 @@
  */
 import { after, before, describe, it } from 'node:test';
 import assert from 'node:assert/strict';
+import http from 'node:http';
 import { bearer, startTestApp, type TestApp } from '../helpers/app.js';
 import { createTenant } from '../helpers/fixtures.js';
 import { revokeKey } from '../../src/modules/tenants/router-service.js';
@@ -71,6 +72,42 @@ describe('portal fast path: catalog and public config from the caches, same answ
       assert.equal(await answered(), before + 3);
     });
   }
+
+  it('header names in any case are read; a repeated header the answer depends on goes to Fastify, which answers the same', async () => {
+    const path = '/api/v1/catalogo_perfiles_venta';
+    const viaRoute = await t.request({ method: 'GET', url: path, headers: bearer(a.router.apiKey) });
+    // Raw header lists (rawHeaders' format), so names keep their case and repeats stay repeats.
+    const get = (raw: string[]) =>
+      new Promise<{ status: number; headers: http.IncomingHttpHeaders; body: string }>((resolve, reject) => {
+        // With a raw list the client adds no Host, which Node's server requires.
+        const req = http.request(base + path, { headers: ['Host', new URL(base).host, ...raw] }, (res) => {
+          let body = '';
+          res.setEncoding('utf8');
+          res.on('data', (c: string) => (body += c));
+          res.on('end', () => resolve({ status: res.statusCode ?? 0, headers: res.headers, body }));
+        });
+        req.on('error', reject);
+        req.end();
+      });
+    const before = await answered();
+    const upper = await get(['AUTHORIZATION', `Bearer ${a.router.apiKey}`, 'Origin', 'http://10.5.50.1', 'X-Request-ID', 'portal-upper']);
+    assert.equal(upper.status, 200);
+    assert.equal(upper.body, viaRoute.body);
+    assert.equal(upper.headers['x-request-id'], 'portal-upper');
+    assert.equal(upper.headers['access-control-allow-origin'], 'http://10.5.50.1');
+    assert.equal(await answered(), before + 1, 'answered by the fast path');
+
+    for (const raw of [
+      ['authorization', `Bearer ${a.router.apiKey}`, 'x-request-id', 'one', 'X-Request-Id', 'two'],
+      ['authorization', `Bearer ${a.router.apiKey}`, 'origin', 'http://a.example', 'origin', 'http://b.example'],
+      ['authorization', `Bearer ${a.router.apiKey}`, 'Authorization', 'Bearer jwt_other'],
+    ]) {
+      const r = await get(raw);
+      assert.equal(r.status, 200, `${JSON.stringify(raw.filter((_, i) => i % 2 === 0))}: ${r.body}`);
+      assert.equal(r.body, viaRoute.body);
+    }
+    assert.equal(await answered(), before + 1, 'the repeats were answered by Fastify');
+  });
 
   it('everything else is Fastify: no key, a bad key, another scheme, a query string, POST; a revoked key is refused at once', async () => {
     const path = '/api/v1/catalogo_perfiles_venta';

@@ -38,6 +38,13 @@ export function portalFastPath(ctx: AppContext, securityHeaders: ReadonlyArray<r
     return o;
   };
 
+  // Flat [name, value, ...] lists: writeHead takes them as they are (an object's keys cost a map
+  // transition each, per request); names in the order Fastify's hooks and reply set them (app.ts,
+  // security-headers.ts, cors.ts, routes.ts).
+  const leading: string[] = ['x-request-id', ''];
+  for (const [name, value] of securityHeaders) leading.push(name, value);
+  leading.push('vary', 'Origin');
+
   return (req, res) => {
     // While draining, Fastify answers (its onSend closes each connection, app.ts).
     if (req.method !== 'GET' || ctx.draining) return false;
@@ -46,9 +53,11 @@ export function portalFastPath(ctx: AppContext, securityHeaders: ReadonlyArray<r
     if (!isCatalog && url !== CONFIG_PATH) return false;
     if (logger.isLevelEnabled('info')) return false;
     const started = performance.now();
+    const wanted = readWantedHeaders(req.rawHeaders);
+    if (!wanted) return false;
     let credential: string;
     try {
-      credential = routerCredential(req);
+      credential = routerCredential({ headers: { authorization: wanted.authorization, 'x-api-key': wanted.apiKey } });
     } catch {
       return false;
     }
@@ -58,24 +67,58 @@ export function portalFastPath(ctx: AppContext, securityHeaders: ReadonlyArray<r
     if (!body) return false;
     routerKeys.countHit(principal);
 
-    // The headers in the order Fastify's hooks and reply set them (app.ts, security-headers.ts, cors.ts, routes.ts).
-    const headers: Record<string, string | number> = { 'x-request-id': requestIdOf(req.headers['x-request-id']) };
-    for (const [name, value] of securityHeaders) headers[name] = value;
-    headers.vary = 'Origin';
+    const headers = leading.slice();
+    headers[1] = requestIdOf(wanted.requestId);
     // The portal's CORS policy (portal/cors.ts): any origin, without credentials.
-    const origin = req.headers.origin;
-    if (origin) headers['access-control-allow-origin'] = origin;
-    headers.etag = body.etag;
-    headers['cache-control'] = 'private, no-cache';
-    const status = etagMatches(req.headers['if-none-match'], body.etag) ? 304 : 200;
-    if (status === 200) {
-      headers['content-type'] = JSON_TYPE;
-      headers['content-length'] = body.body.length;
-    }
+    if (wanted.origin) headers.push('access-control-allow-origin', wanted.origin);
+    headers.push('etag', body.etag, 'cache-control', 'private, no-cache');
+    const status = etagMatches(wanted.ifNoneMatch, body.etag) ? 304 : 200;
+    if (status === 200) headers.push('content-type', JSON_TYPE, 'content-length', String(body.body.length));
     res.writeHead(status, headers);
     res.end(status === 200 ? body.body : undefined);
     answered.inc();
     observerOf(isCatalog ? CATALOG_PATH : CONFIG_PATH, status).observe((performance.now() - started) / 1000);
     return true;
   };
+}
+
+interface WantedHeaders {
+  authorization?: string;
+  apiKey?: string;
+  requestId?: string;
+  origin?: string;
+  ifNoneMatch?: string;
+}
+
+/**
+ * The five request headers the answer depends on, read from the raw list (building `req.headers` costs an
+ * object per request). A repeated one gives null: Node would join or drop the copies, and Fastify's route,
+ * which reads them that way, answers instead.
+ */
+function readWantedHeaders(raw: string[]): WantedHeaders | null {
+  const wanted: WantedHeaders = {};
+  for (let i = 0; i < raw.length; i += 2) {
+    const name = raw[i];
+    let key: keyof WantedHeaders | null = null;
+    switch (name.length) {
+      case 13: {
+        const lower = name.toLowerCase();
+        key = lower === 'authorization' ? 'authorization' : lower === 'if-none-match' ? 'ifNoneMatch' : null;
+        break;
+      }
+      case 9:
+        key = name.toLowerCase() === 'x-api-key' ? 'apiKey' : null;
+        break;
+      case 12:
+        key = name.toLowerCase() === 'x-request-id' ? 'requestId' : null;
+        break;
+      case 6:
+        key = name.toLowerCase() === 'origin' ? 'origin' : null;
+        break;
+    }
+    if (key === null) continue;
+    if (wanted[key] !== undefined) return null;
+    wanted[key] = raw[i + 1];
+  }
+  return wanted;
 }
