@@ -55,16 +55,26 @@ export class RouterScopedCache<T> {
     return `${empresaId}\u0000${routerId}`;
   }
 
-  /** The cached value if present and fresh, synchronously (the hot path answers without a promise). */
+  /** The cached value if present, fresh and that company's, synchronously (the hot path answers without a promise). */
   peek(empresaId: string, routerId: string): T | undefined {
-    const hit = this.entries.get(this.key(empresaId, routerId));
-    return hit && this.now() - hit.storedAt < TTL_MS ? hit.value : undefined;
+    const hit = this.fresh(empresaId, routerId);
+    return hit?.value;
+  }
+
+  /**
+   * Entries are keyed by the router's id alone (the routers table's primary key), then checked for the
+   * company: the portal's hot path then hashes a string it already holds instead of building a new key.
+   */
+  private fresh(empresaId: string, routerId: string): Entry<T> | undefined {
+    const hit = this.entries.get(routerId);
+    return hit && hit.empresaId === empresaId && this.now() - hit.storedAt < TTL_MS ? hit : undefined;
   }
 
   async get(empresaId: string, routerId: string, load: () => Promise<T>): Promise<T> {
+    const hit = this.fresh(empresaId, routerId);
+    if (hit) return hit.value;
+    // Loads in flight are shared only within a company.
     const key = this.key(empresaId, routerId);
-    const hit = this.entries.get(key);
-    if (hit && this.now() - hit.storedAt < TTL_MS) return hit.value;
     const pending = this.loading.get(key);
     if (pending) return pending;
     const generation = this.generation;
@@ -73,7 +83,7 @@ export class RouterScopedCache<T> {
         // Something changed while we were reading: serve this answer, but do not keep it.
         if (generation === this.generation) {
           if (this.entries.size >= MAX_ENTRIES) this.entries.clear();
-          this.entries.set(key, { empresaId, routerId, value, storedAt: this.now() });
+          this.entries.set(routerId, { empresaId, routerId, value, storedAt: this.now() });
         }
         return value;
       })
