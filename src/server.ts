@@ -2,6 +2,8 @@
  * Production entry: read the configuration, migrate, bootstrap, serve, and shut down gracefully
  * (in-flight requests finish, counters are flushed, connections closed).
  */
+// First: keeps nextTick's record shape alive before any full GC (see the module).
+import './infra/tick-shape.js';
 import { realpathSync } from 'node:fs';
 import { pathToFileURL } from 'node:url';
 import { ConfigError, loadConfig, readEnvironment, type Config } from './config/index.js';
