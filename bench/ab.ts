@@ -6,11 +6,11 @@
  * built dist/server.js (default: a fresh production build), flags node's flags (default npm start's).
  * Prints per variant the median req/s, CPU µs/request (user / system) and the ratio to the floor.
  */
-import { spawn } from 'node:child_process';
-import { readFileSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { ROOT, cleanup, createThrowawayDatabase, freePort, productionBuild, serviceEnv, startJsonServerChild, startService, sleep } from './harness.js';
+import { ROOT, cleanup, cpuTimesMs, createThrowawayDatabase, freePort, productionBuild, runJsonChild, serviceEnv, startJsonServerChild, startService, sleep } from './harness.js';
+import type { Run, RunResult } from './load.js';
 import { PROFILES, ROUTER_PASSWORD, ROUTER_USER, startBenchFakes } from './fakes.js';
 import { seed } from './seed.js';
 
@@ -19,34 +19,16 @@ const variants = JSON.parse(process.argv[2] ?? '[{"name":"current"}]') as Varian
 const ROUNDS = Number(process.argv[3] ?? 3);
 const PATH = '/api/v1/catalogo_perfiles_venta';
 
-function ticks(pid: number): { user: number; system: number } {
-  const f = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1].split(' ');
-  return { user: Number(f[11]), system: Number(f[12]) };
-}
-
-function wrk(url: string, headers: Record<string, string>, seconds: number): Promise<number> {
-  const args = ['-t1', '-c50', `-d${seconds}s`, ...Object.entries(headers).flatMap(([k, v]) => ['-H', `${k}: ${v}`]), url];
-  return new Promise((resolve, reject) => {
-    const child = spawn('wrk', args, { stdio: ['ignore', 'pipe', 'inherit'] });
-    let out = '';
-    child.stdout.on('data', (c: Buffer) => (out += c.toString()));
-    child.once('exit', () => {
-      const m = /Requests\/sec:\s+([\d.]+)/.exec(out);
-      if (m && !/Non-2xx/.test(out)) resolve(Number(m[1]));
-      else reject(new Error(out));
-    });
-  });
-}
-
+/** A 50-connection wrk run from bench/load.ts (its own process, the bench's runner); CPU of `pid` per request. */
 async function measure(pid: number, url: string, headers: Record<string, string>) {
-  await wrk(url, headers, 2);
-  const a = ticks(pid);
-  const t0 = Date.now();
-  const rps = await wrk(url, headers, 6);
-  const b = ticks(pid);
-  const n = (rps * (Date.now() - t0)) / 1000;
-  // Clock ticks are 10 ms.
-  return { rps, user: ((b.user - a.user) * 10_000) / n, system: ((b.system - a.system) * 10_000) / n };
+  const run = (durationS: number): Run => ({ kind: 'autocannon', name: 'ab', url, headers, connections: 50, durationS });
+  const once = async (durationS: number) => (await runJsonChild<{ results: RunResult[] }>(join(ROOT, 'bench/load.ts'), [JSON.stringify({ runs: [run(durationS)] })]).result).results[0];
+  await once(2);
+  const a = cpuTimesMs(pid);
+  const r = await once(6);
+  const b = cpuTimesMs(pid);
+  if (r.tool !== 'wrk' || r.non2xx > 0 || r.errors > 0) throw new Error(`ab: ${r.tool}, ${r.non2xx} no-2xx, ${r.errors} errores en ${url}`);
+  return { rps: r.rps, user: ((b.user - a.user) * 1000) / r.requests, system: ((b.system - a.system) * 1000) / r.requests };
 }
 
 const median = (xs: number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)];
@@ -70,11 +52,7 @@ async function main() {
   const results = new Map<string, { rps: number[]; user: number[]; system: number[]; ratio: number[] }>();
   for (let round = 0; round < ROUNDS; round++) {
     for (const v of variants) {
-      const prevFlags = process.env.BENCH_START_FLAGS;
-      if (v.flags !== undefined) process.env.BENCH_START_FLAGS = v.flags;
-      const s = await startService({ ...env, ...v.env }, { entry: v.entry ?? build });
-      if (prevFlags === undefined) delete process.env.BENCH_START_FLAGS;
-      else process.env.BENCH_START_FLAGS = prevFlags;
+      const s = await startService({ ...env, ...v.env }, { entry: v.entry ?? build, startFlags: v.flags?.split(' ').filter(Boolean) });
       await sleep(500);
       const r = await measure(s.pid, `${s.url}${PATH}`, headers);
       await s.stop();

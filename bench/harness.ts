@@ -162,9 +162,12 @@ export function productionBuild(): string {
  * Start the service and wait until /ready answers: `src/server.ts` under tsx, or with `entry` a built
  * `dist/server.js` with plain node, as `npm start` does. `readyMs` is spawn → first 200 from /ready.
  */
-export async function startService(env: Record<string, string>, opts: { nodeArgs?: string[]; readyTimeoutMs?: number; entry?: string } = {}): Promise<ServiceProcess> {
+export async function startService(
+  env: Record<string, string>,
+  opts: { nodeArgs?: string[]; readyTimeoutMs?: number; entry?: string; /** node's flags for a build instead of npm start's */ startFlags?: string[] } = {},
+): Promise<ServiceProcess> {
   const t0 = performance.now();
-  const entryArgs = opts.entry ? [...startFlags(), opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
+  const entryArgs = opts.entry ? [...(opts.startFlags ?? startFlags()), opts.entry] : ['--import', 'tsx', join(ROOT, 'src/server.ts')];
   const child = spawn(process.execPath, [...(opts.nodeArgs ?? []), ...entryArgs], {
     cwd: opts.entry ? dirname(dirname(opts.entry)) : ROOT,
     // As `npm start`, whose assignments win over the inherited environment.
@@ -231,16 +234,22 @@ export function memoryOf(pid: number): { rssMb: number; hwmMb: number } | null {
   }
 }
 
-/** CPU time (user + system) a process has used so far, in ms (from /proc/<pid>/stat, 100 ticks/s). */
-export function cpuMs(pid: number): number {
+/** User and system CPU time a process has used so far, in ms (from /proc/<pid>/stat, 100 ticks/s). */
+export function cpuTimesMs(pid: number): { user: number; system: number } {
   try {
     const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
     const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
     // After "(comm)": state is field 3, utime field 14, stime field 15 (1-based) → indexes 11 and 12 here.
-    return (Number(fields[11]) + Number(fields[12])) * 10;
+    return { user: Number(fields[11]) * 10, system: Number(fields[12]) * 10 };
   } catch {
-    return NaN;
+    return { user: NaN, system: NaN };
   }
+}
+
+/** CPU time (user + system) a process has used so far, in ms. */
+export function cpuMs(pid: number): number {
+  const t = cpuTimesMs(pid);
+  return t.user + t.system;
 }
 
 /** Samples a process's RSS every `everyMs` and keeps the maximum. */

@@ -57,8 +57,7 @@ export class RouterScopedCache<T> {
 
   /** The cached value if present, fresh and that company's, synchronously (the hot path answers without a promise). */
   peek(empresaId: string, routerId: string): T | undefined {
-    const hit = this.fresh(empresaId, routerId);
-    return hit?.value;
+    return this.fresh(empresaId, routerId)?.value;
   }
 
   /**
